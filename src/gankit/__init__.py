@@ -1,0 +1,8 @@
+"""gankit: train, sample, evaluate and understand generative adversarial networks."""
+__version__ = "0.1.0"
+
+from .api import load_generator, sample, train  # noqa: E402
+from .config import Config, load_config  # noqa: E402
+from .errors import GankitError  # noqa: E402
+
+__all__ = ["__version__", "train", "sample", "load_generator", "Config", "load_config", "GankitError"]

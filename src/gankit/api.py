@@ -1,0 +1,80 @@
+"""The Python API: the same operations as the CLI, returning objects instead of printing."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+
+from .config import Config, from_dict, load_config
+from .errors import CheckpointError, ConfigError, GankitError
+from .games import GAMES
+from .train.checkpoint import find_checkpoint, load_checkpoint
+from .train.trainer import Trainer, resolve_device
+
+DEFAULT_PRESET = "dcgan-mnist"
+
+
+def default_run_dir(preset: str | None) -> Path:
+    name = Path(preset).stem if preset else DEFAULT_PRESET
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), out: str | Path | None = None,
+                     resume: str | Path | None = None, device: str | None = None) -> Trainer:
+    """Build the Trainer for a new run (preset + overrides) or for resuming ``resume``."""
+    if device is not None:
+        overrides = [*overrides, f"train.device={device}"]
+    if resume is not None:
+        ckpt = find_checkpoint(resume)
+        state = load_checkpoint(ckpt)
+        run_dir = Path(resume) if Path(resume).is_dir() else ckpt.parent.parent
+        if out is not None and Path(out).resolve() != run_dir.resolve():
+            raise ConfigError("--out cannot be combined with --resume: a resumed run continues in its own directory")
+        if preset is not None:
+            raise ConfigError("a preset cannot be combined with --resume: the run's own config is used "
+                              "(change settings with --set)")
+        cfg = load_config(None, overrides, base=from_dict(state["config"]))
+        if cfg.train.steps <= state["step"]:
+            raise ConfigError(f"train.steps: the run is already at step {state['step']}; "
+                              f"resume with --set train.steps=N for some N > {state['step']}")
+        return Trainer(cfg, run_dir, resume_state=state)
+    cfg = load_config(preset or DEFAULT_PRESET, overrides)
+    run_dir = Path(out) if out is not None else default_run_dir(preset)
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        raise ConfigError(f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
+                          f"or choose another --out")
+    return Trainer(cfg, run_dir)
+
+
+def train(preset: str | None = None, overrides: Sequence[str] = (), out: str | Path | None = None,
+          resume: str | Path | None = None, device: str | None = None) -> dict[str, Any]:
+    """Train (or resume) a run; returns a summary (run_dir, steps, images_seen, img_per_s, ...)."""
+    return prepare_training(preset, overrides, out, resume, device).fit()
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, Config]:
+    """The generator of a run directory or checkpoint file, in eval mode, with the run's config."""
+    state = load_checkpoint(path)
+    cfg = load_config(None, base=from_dict(state["config"]))
+    shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
+    game = GAMES.get(cfg.game, key="game")(cfg, shape, None)
+    try:
+        game.G.load_state_dict(state["players"]["G"])
+    except (KeyError, RuntimeError) as e:
+        raise CheckpointError(f"{str(path)!r}: generator weights do not match its config: "
+                              f"{str(e).strip().splitlines()[0]}") from None
+    return game.G.to(resolve_device(device)).eval(), cfg
+
+
+@torch.no_grad()
+def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500) -> torch.Tensor:
+    """``n`` images in [-1, 1], (n, C, H, W) on the CPU; the same (checkpoint, seed) gives the same images."""
+    if n < 1:
+        raise GankitError(f"--n must be >= 1, got {n}")
+    G, cfg = load_generator(path, device)
+    dev = next(G.parameters()).device
+    z = torch.randn(n, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])

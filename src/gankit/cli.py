@@ -1,0 +1,119 @@
+"""The ``gankit`` command: train, sample, presets, datasets.
+
+Exit codes: 0 success; 1 training diverged; 2 bad usage or bad input (one line on stderr);
+130 interrupted (after saving a checkpoint).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import GankitError, TrainingDiverged
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit", description="Train, sample and evaluate GANs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a preset (default: dcgan-mnist) or resume a run",
+                       description="Train a GAN. Settings come from a preset (or a YAML file) and --set overrides.")
+    t.add_argument("preset", nargs="?", help="preset name or YAML file (default: dcgan-mnist)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set train.steps=500 (repeatable)")
+    t.add_argument("--out", help="run directory (default: runs/<preset>-<time>/)")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    t.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
+
+    s = sub.add_parser("sample", help="draw samples from a trained generator")
+    s.add_argument("path", metavar="DIR_OR_CHECKPOINT")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help=".png (a grid) or .npy (float32 array in [-1, 1], NCHW)")
+    s.add_argument("--device", default="cpu")
+
+    sub.add_parser("presets", help="list the shipped presets")
+    sub.add_parser("datasets", help="list data sources and whether they are available here")
+    return p
+
+
+def _cmd_train(args) -> int:
+    from .api import prepare_training
+
+    trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device)
+    print(f"run directory: {trainer.run_dir}  (device {trainer.device}, {len(trainer.data)} images "
+          f"{'x'.join(map(str, trainer.data.shape))}, step {trainer.step} -> {trainer.cfg.train.steps})",
+          file=sys.stderr)
+    r = trainer.fit()
+    print(f"done: {r['steps']} steps, {r['images_seen'] / 1000:.1f}k images seen; this session "
+          f"{r['seconds']:.0f} s at {r['img_per_s']:.0f} img/s\nfinal grid: {r['final_grid']}\n"
+          f"checkpoint: {r['checkpoint']}")
+    return 0
+
+
+def _cmd_sample(args) -> int:
+    import numpy as np
+
+    from .api import sample
+    from .utils.images import save_image_grid
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name")
+    images = sample(args.path, args.n, seed=args.seed, device=args.device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, images.numpy().astype(np.float32))
+    else:
+        save_image_grid(images, out)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    from .config import load_config, preset_names
+
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {load_config(name).description}")
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from .data.sources import describe_sources
+
+    for name, ok, where, desc in describe_sources():
+        print(f"{name:<14} {'available' if ok else 'missing':<9}  {desc}\n{'':<14} {'':<9}  -> {where}")
+    return 0
+
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    return f"gankit: warning: {message}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warnings
+    args = _parser().parse_args(argv)
+    commands = {"train": _cmd_train, "sample": _cmd_sample, "presets": _cmd_presets, "datasets": _cmd_datasets}
+    from .train.trainer import Interrupted
+
+    try:
+        return commands[args.command](args)
+    except Interrupted as e:
+        print(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 1
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: aborted; the last checkpoint was left as it was", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""Typed configuration: one dataclass tree, YAML presets, ``--set key=value`` overrides.
+
+The resolved tree is what a run records in ``config.yaml`` and in every checkpoint. Every key is
+checked: an unknown key, a value of the wrong type, or a value outside its allowed choices is a
+:class:`~gankit.errors.ConfigError` whose message names the dotted key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+from .errors import ConfigError
+
+GCost = Literal["minimax", "non-saturating", "max-likelihood"]
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"            # a registered source: `gankit datasets` lists them
+    path: Optional[str] = None     # file or folder for sources that read one (None: the default place)
+    split: Literal["train", "test", "all"] = "train"
+    resolution: int = 28           # images are resized (and centre-cropped) to resolution x resolution
+    channels: int = 1              # 1 (grayscale) or 3 (RGB); sources convert as needed
+
+
+@dataclass
+class NetConfig:
+    name: str = "dcgan"            # a registered network family: mlp, dcgan
+    width: int = 64                # base width; the family documents how layers scale with it
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = 100
+    g: NetConfig = field(default_factory=NetConfig)
+    d: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class LossConfig:
+    name: str = "gan"              # a registered objective
+    g_cost: GCost = "non-saturating"  # generator cost of the cross-entropy game (Goodfellow 2016, §3.2)
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["adam"] = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class OptimPairConfig:
+    g: OptimConfig = field(default_factory=OptimConfig)
+    d: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000              # training iterations (each: d_steps D updates, then one G update)
+    batch_size: int = 64
+    d_steps: int = 1               # discriminator updates per generator update
+    sample_every: int = 250        # write a grid from the fixed noise batch every N steps (0: never)
+    checkpoint_every: int = 1000   # write checkpoints/step-N.pt and last.pt every N steps (0: only at the end)
+    keep_checkpoints: int = 3      # periodic checkpoints kept besides last.pt (-1: all)
+    log_every: int = 10            # metrics.jsonl / TensorBoard / progress bar every N steps
+    grid_size: int = 64            # images in each sample grid
+    device: str = "auto"           # auto | cpu | cuda | cuda:N
+    threads: int = 0               # torch intra-op threads on CPU (0: torch's default)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    description: str = ""
+    seed: int = 0
+    game: str = "gan"              # a registered training game
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimPairConfig = field(default_factory=OptimPairConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def validate(self) -> "Config":
+        t, d = self.train, self.data
+        _require(t.steps >= 0, "train.steps", t.steps, "must be >= 0")
+        _require(t.batch_size >= 1, "train.batch_size", t.batch_size, "must be >= 1")
+        _require(t.d_steps >= 1, "train.d_steps", t.d_steps, "must be >= 1")
+        for key in ("sample_every", "checkpoint_every", "threads"):
+            _require(getattr(t, key) >= 0, f"train.{key}", getattr(t, key), "must be >= 0")
+        _require(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
+        _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
+        _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
+        _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")
+        _require(d.resolution >= 4, "data.resolution", d.resolution, "must be >= 4")
+        _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")
+        for p in ("g", "d"):
+            _require(getattr(self.model, p).width >= 1, f"model.{p}.width", getattr(self.model, p).width,
+                     "must be >= 1")
+            o: OptimConfig = getattr(self.optim, p)
+            _require(o.lr > 0, f"optim.{p}.lr", o.lr, "must be > 0")
+            _require(all(0 <= b < 1 for b in o.betas), f"optim.{p}.betas", list(o.betas), "must lie in [0, 1)")
+        return self
+
+
+def _require(ok: bool, key: str, value: Any, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {value!r} {why}")
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# Building a Config from plain dicts, with type checks
+# ----------------------------------------------------------------------------------------------
+
+def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
+    """Merge a nested dict into ``base`` (default: all defaults), checking every key and type."""
+    cfg = dataclasses.replace(base) if base is not None else Config()
+    cfg = _merge(cfg, data, prefix="")
+    return cfg
+
+
+def _merge(obj: Any, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    updates = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(_unknown_key(full, key, names))
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict) and "name" in [f.name for f in dataclasses.fields(current)]:
+                value = {"name": value}  # `loss: hinge` is short for `loss: {name: hinge}`
+            updates[key] = _merge(dataclasses.replace(current), value, prefix=f"{full}.")
+        else:
+            updates[key] = coerce(value, hints[key], full)
+    return dataclasses.replace(obj, **updates)
+
+
+def _unknown_key(full: str, key: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {full[: len(full) - len(key)]}{close[0]}?)" if close else ""
+    return f"unknown config key {full!r}{hint}"
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0] if errors else ConfigError(f"{key}: {value!r} is not allowed")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list like [0.5, 0.999], got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
+        return tuple(coerce(v, a, key) for v, a in zip(value, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads "1e-4" as a string
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (dict, list, tuple)) or value is None:
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug in this file, not user input
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"train.steps=200"`` -> ``{"train": {"steps": 200}}`` (values parsed as YAML scalars)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: bad key {key!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Presets
+# ----------------------------------------------------------------------------------------------
+
+def _preset_dir():
+    return resources.files("gankit") / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return data
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """A preset by name, or a YAML file by path."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        return read_yaml(name)
+    res = _preset_dir() / f"{name}.yaml"
+    if not res.is_file():
+        names = preset_names()
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown preset {name!r}{hint}; available: {', '.join(names)}")
+    return yaml.safe_load(res.read_text()) or {}
+
+
+def load_config(preset: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+                base: Config | dict | None = None) -> Config:
+    """Defaults <- preset (or ``base``) <- ``--set`` overrides, then validated."""
+    if isinstance(base, Config):
+        cfg = base
+    elif isinstance(base, dict):
+        cfg = from_dict(base)
+    else:
+        cfg = Config()
+    if preset is not None:
+        cfg = from_dict(preset_dict(preset), cfg)
+    for text in overrides:
+        cfg = from_dict(parse_override(text), cfg)
+    return cfg.validate()

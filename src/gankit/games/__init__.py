@@ -1,0 +1,30 @@
+"""Training games: each owns its players and objective and exposes the phases of one iteration.
+
+The trainer schedules phases and steps optimizers; it never computes a loss. A game provides:
+
+- ``players``: ``{"G": module, "D": module, ...}``; each player gets its own optimizer.
+- ``phases(d_steps)``: the phases of one iteration, e.g. ``[Phase("D", "D"), Phase("G", "G")]``.
+- ``run_phase(phase, batch, next_phase)``: compute the phase's loss and call ``backward``; return the scalars to
+  log (tensors, detached). Gradients of the other players are not computed.
+- ``sample(z)``: images from the generator used for pictures and evaluation.
+- ``noise(n, generator=None)``: latent codes of the generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..registry import Registry
+
+GAMES: Registry = Registry("game")
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str      # what the logs call it
+    player: str    # whose optimizer steps after it
+    data: bool     # whether it consumes a batch of real data
+
+
+from .gan import GANGame  # noqa: E402
+
+__all__ = ["GAMES", "Phase", "GANGame"]

@@ -1,0 +1,96 @@
+"""The standard two-player game: G(z) against D(x), any objective of the cross-entropy family.
+
+One iteration is ``d_steps`` discriminator phases and one generator phase (Goodfellow et al. 2014,
+Algorithm 1). Lean by construction: in the last D phase, G's forward pass runs with autograd on and
+its output is reused by the G phase that follows, so every iteration costs exactly ``d_steps``
+generator forward passes; D's parameters are frozen during the G phase so no gradient is computed for
+them; and real and fake images go through D as one batch when D has no BatchNorm (with BatchNorm the
+batches stay separate, as the DCGAN paper trains them, because mixing changes the batch statistics).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..config import Config
+from ..losses import build_objective
+from ..nets import build_discriminator, build_generator
+from . import GAMES, Phase
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+@GAMES.register("gan")
+class GANGame:
+    def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int | None = None):
+        self.latent_dim = cfg.model.latent_dim
+        self.G = build_generator(cfg.model, shape)
+        self.D = build_discriminator(cfg.model, shape)
+        self.objective = build_objective(cfg.loss)
+        self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        self._joint_d_batch = not has_batchnorm(self.D)
+        self._fake: torch.Tensor | None = None
+        self._batch_size = 64
+
+    # -- the iteration ------------------------------------------------------------------------
+    def phases(self, d_steps: int) -> list[Phase]:
+        return [Phase("D", "D", True)] * d_steps + [Phase("G", "G", False)]
+
+    def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=device, generator=generator)
+
+    def run_phase(self, phase: Phase, batch, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
+        if phase.name == "D":
+            real, _ = batch
+            self._batch_size = real.shape[0]
+            return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G")
+        if phase.name == "G":
+            return self._g_phase(self._batch_size, self.G_device())
+        raise ValueError(f"unknown phase {phase.name!r}")
+
+    def G_device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+    def _d_phase(self, real: torch.Tensor, keep_fake: bool) -> dict[str, torch.Tensor]:
+        z = self.noise(real.shape[0], device=real.device)
+        with torch.set_grad_enabled(keep_fake):
+            fake = self.G(z)
+        self._fake = fake if keep_fake else None
+        fake = fake.detach()
+        if self._joint_d_batch:
+            real_out, fake_out = self.D(torch.cat([real, fake])).split(real.shape[0])
+        else:
+            real_out, fake_out = self.D(real), self.D(fake)
+        loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
+        loss.backward()
+        stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
+                 "D_out/fake": fake_out.detach().mean()}
+        p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
+        if p_real is not None:
+            stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
+        return stats
+
+    def _g_phase(self, batch_size: int, device) -> dict[str, torch.Tensor]:
+        fake, self._fake = self._fake, None
+        if fake is None:
+            fake = self.G(self.noise(batch_size, device=device))
+        self.D.requires_grad_(False)
+        try:
+            fake_out = self.D(fake)
+            loss = self.objective.g_loss(fake_out=fake_out)
+            loss.backward()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss/G": loss.detach()}
+
+    # -- pictures and evaluation --------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            return self.G(z)
+        finally:
+            self.G.train(was_training)

@@ -1,0 +1,107 @@
+"""Atomic checkpoints, loaded without executing code (``torch.load(weights_only=True)``)."""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Write ``state`` to ``path`` atomically: temp file in the same folder, fsync, rename, fsync dir.
+
+    A crash at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def find_checkpoint(dir_or_file: str | Path) -> Path:
+    """A run directory means its ``checkpoints/last.pt``; a file means itself."""
+    p = Path(dir_or_file).expanduser()
+    if p.is_dir():
+        last = p / "checkpoints" / "last.pt"
+        if not last.is_file():
+            raise CheckpointError(f"{str(p)!r} holds no checkpoints/last.pt (is it a gankit run directory?)")
+        return last
+    if not p.exists():
+        raise CheckpointError(f"no such run directory or checkpoint: {str(p)!r}")
+    return p
+
+
+def load_checkpoint(dir_or_file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = find_checkpoint(dir_or_file)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot read checkpoint {str(path)!r} (truncated or not a gankit checkpoint): "
+                              f"{first}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or "config" not in state:
+        raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (format {FORMAT_VERSION})")
+    return state
+
+
+# ----------------------------------------------------------------------------------------------
+# RNG states as plain tensors and numbers, so weights_only loading accepts them
+# ----------------------------------------------------------------------------------------------
+
+def rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else [],
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                  "gauss": float(gauss)},
+        "python": {"version": int(version), "state": torch.tensor(py_state, dtype=torch.int64),
+                   "gauss": py_gauss},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), p["gauss"]))

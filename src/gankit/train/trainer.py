@@ -1,0 +1,267 @@
+"""The one training loop. It schedules the phases a game declares, steps each player's optimizer,
+reports scalars, draws pictures from a fixed noise batch, and writes atomic checkpoints from which a
+run resumes bit-exactly. Nothing model-specific lives here.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .. import __version__
+from ..config import Config, OptimConfig
+from ..data import BatchSampler, ImageData, load_data
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..games import GAMES
+from ..utils.images import make_grid, save_image_grid
+from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
+from .stats import Collector, MetricsWriter
+
+
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) stopped the run at a step boundary, after saving a checkpoint."""
+
+    def __init__(self, step: int, path: Path):
+        super().__init__(f"interrupted at step {step}; checkpoint saved to {path}")
+        self.step, self.path = step, path
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: {name!r} is not a device (auto, cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available on this machine")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(params, cfg: OptimConfig, device: torch.device) -> torch.optim.Optimizer:
+    # The fused kernels are the fastest Adam on both CPU and CUDA (one kernel for all parameters).
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+                            weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, resume_state: dict[str, Any] | None = None,
+                 data: ImageData | None = None):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(cfg.train.device)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        seed_everything(cfg.seed)
+
+        data = data if data is not None else load_data(cfg.data)
+        # Small image sets live on the accelerator whole: a batch is one index_select.
+        self.data = data.to(self.device) if self.device.type == "cuda" else data
+        self.game = GAMES.get(cfg.game, key="game")(cfg, data.shape, data.num_classes)
+        self.players: dict[str, nn.Module] = self.game.players
+        for m in self.players.values():
+            m.to(self.device)
+        self.optimizers = {name: build_optimizer(m.parameters(), self._optim_cfg(name), self.device)
+                           for name, m in self.players.items()}
+        self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.seed)
+        self.fixed_z = self.game.noise(cfg.train.grid_size,
+                                       generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
+        self.step = 0
+        self.images_seen = 0
+        self._seconds_before = 0.0  # training time of earlier sessions of this run
+        self._session_start: float | None = None
+        self.last_checkpoint: Path | None = None
+        self.resumed = resume_state is not None
+        if resume_state is not None:
+            self._load_state(resume_state)
+        self._stop_requested = False
+
+    def _optim_cfg(self, player: str) -> OptimConfig:
+        cfg = getattr(self.cfg.optim, player.lower(), None)
+        if cfg is None:
+            raise ConfigError(f"optim.{player.lower()}: no optimizer settings for player {player!r}")
+        return cfg
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "gankit_version": __version__,
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "train_seconds": self.train_seconds,
+            "players": {k: m.state_dict() for k, m in self.players.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "sampler": self.sampler.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        try:
+            for k, m in self.players.items():
+                m.load_state_dict(state["players"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+        except (KeyError, RuntimeError, ValueError) as e:
+            first = str(e).strip().splitlines()[0]
+            raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+        self.images_seen = int(state["images_seen"])
+        self._seconds_before = float(state.get("train_seconds", 0.0))
+        set_rng_state(state["rng"])
+
+    @property
+    def train_seconds(self) -> float:
+        running = time.perf_counter() - self._session_start if self._session_start is not None else 0.0
+        return self._seconds_before + running
+
+    def save(self, periodic: bool = False) -> Path:
+        bad = [f"{name}.{pname}" for name, m in self.players.items() for pname, p in m.named_parameters()
+               if not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingDiverged(f"non-finite weights in {bad[0]} at step {self.step}; not saving "
+                                   f"over the last good checkpoint")
+        ckpt_dir = self.run_dir / "checkpoints"
+        last = save_checkpoint(self.state_dict(), ckpt_dir / "last.pt")
+        if periodic:
+            keep = ckpt_dir / f"step-{self.step:07d}.pt"
+            tmp = keep.with_name(keep.name + ".tmp")
+            try:  # last.pt is replaced by rename next time, so a hard link is a stable copy
+                os.link(last, tmp)
+            except OSError:
+                save_checkpoint(self.state_dict(), tmp)
+            os.replace(tmp, keep)
+            self._apply_retention(ckpt_dir)
+        self.last_checkpoint = last
+        return last
+
+    def _apply_retention(self, ckpt_dir: Path) -> None:
+        k = self.cfg.train.keep_checkpoints
+        if k < 0:
+            return
+        periodic = sorted(ckpt_dir.glob("step-*.pt"))
+        for old in periodic[: max(0, len(periodic) - k)]:
+            old.unlink(missing_ok=True)
+
+    # -- pictures -----------------------------------------------------------------------------
+    def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
+        images = self.game.sample(self.fixed_z)
+        path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png")
+        if writer is not None:
+            writer.image("samples", make_grid(images), self.step)
+        return path
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        cfg, t = self.cfg, self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
+        writer = MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
+        collector = Collector()
+        phases = self.game.phases(t.d_steps)
+        real_per_step = t.batch_size * sum(p.data for p in phases)
+        check_every_step = self.device.type == "cpu"  # on CPU the check costs no synchronisation
+        restore = self._install_signal_handlers()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not t.progress, dynamic_ncols=True,
+                   desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
+        start_step = self.step
+        t_start = self._session_start = time.perf_counter()
+        w_step, w_time = self.step, t_start
+        try:
+            if not self.resumed and t.sample_every:
+                self.sample_grid(f"step-{0:07d}", writer)
+            while self.step < t.steps:
+                for i, phase in enumerate(phases):
+                    opt = self.optimizers[phase.player]
+                    opt.zero_grad(set_to_none=True)
+                    batch = self.data.batch(self.sampler.next()) if phase.data else None
+                    stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
+                    opt.step()
+                    for k, v in stats.items():
+                        collector.report(k, v)
+                self.step += 1
+                self.images_seen += real_per_step
+                last_step = self.step == t.steps
+                if check_every_step or self.step % t.log_every == 0 or last_step:
+                    self._check_finite(collector)
+                if self.step % t.log_every == 0 or last_step:
+                    now = time.perf_counter()
+                    rate = (self.step - w_step) * real_per_step / max(now - w_time, 1e-9)
+                    values = collector.flush()
+                    values.update({"kimg": self.images_seen / 1000, "img_per_s": rate})
+                    writer.scalars(self.step, values)
+                    bar.set_postfix_str(_postfix(values), refresh=False)
+                    bar.update(self.step - bar.n)
+                    w_step, w_time = self.step, now
+                if t.sample_every and self.step % t.sample_every == 0 and not last_step:
+                    self.sample_grid(f"step-{self.step:07d}", writer)
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0 and not last_step:
+                    self.save(periodic=True)
+                if self._stop_requested and not last_step:
+                    path = self.save()
+                    raise Interrupted(self.step, path)
+            self.save(periodic=bool(t.checkpoint_every) and self.step % t.checkpoint_every == 0)
+            final = self.sample_grid("final", writer)
+        finally:
+            restore()
+            bar.close()
+            writer.close()
+        session = time.perf_counter() - t_start
+        self._seconds_before, self._session_start = self.train_seconds, None
+        return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
+                "seconds": session, "img_per_s": (self.step - start_step) * real_per_step / max(session, 1e-9),
+                "train_seconds": self._seconds_before, "final_grid": str(final),
+                "checkpoint": str(self.last_checkpoint)}
+
+    def _check_finite(self, collector: Collector) -> None:
+        bad = collector.nonfinite()
+        if bad:
+            kept = (f"the last good checkpoint ({self.last_checkpoint}) is untouched" if self.last_checkpoint
+                    else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"training diverged: {', '.join(bad)} became NaN or infinite by step {self.step}; "
+                                   f"{kept}. Try a lower learning rate.")
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum, frame):
+            if self._stop_requested:  # second Ctrl-C: abort at once, last checkpoint stays as it was
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step "
+                  f"(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+def _postfix(v: dict[str, float]) -> str:
+    parts = []
+    for key, label in (("loss/D", "D"), ("loss/G", "G"), ("D(x)", "D(x)"), ("D(G(z))", "D(G(z))")):
+        if key in v and math.isfinite(v[key]):
+            parts.append(f"{label} {v[key]:.3f}")
+    parts.append(f"{v['img_per_s']:.0f} img/s")
+    return " ".join(parts)

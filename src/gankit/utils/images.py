@@ -1,0 +1,42 @@
+"""Image grids as PNG files, without torchvision."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0,
+              upscale: int = 1) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] -> uint8 (H', W', C) grid; ``nrow`` images per row (default: square)."""
+    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    if upscale > 1:
+        x = x.repeat_interleave(upscale, 2).repeat_interleave(upscale, 3)
+    b, c, h, w = x.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(b)))
+    rows = math.ceil(b / nrow)
+    fill = int(round((pad_value + 1) * 127.5))
+    grid = torch.full((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), fill, dtype=torch.uint8)
+    for i in range(b):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[:, top:top + h, left:left + w] = x[i]
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, min_size: int = 256) -> Path:
+    """Write a grid PNG; small images are upscaled (nearest) so the grid is at least ``min_size`` wide."""
+    from PIL import Image
+
+    per_row = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    upscale = max(1, math.ceil(min_size / max(1, per_row * images.shape[-1])))
+    arr = make_grid(images, nrow, upscale=upscale)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
