@@ -55,14 +55,18 @@ def train(preset: str | None = None, overrides: Sequence[str] = (), out: str | P
     return prepare_training(preset, overrides, out, resume, device).fit()
 
 
-def load_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, Config]:
-    """The generator of a run directory or checkpoint file, in eval mode, with the run's config."""
+def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, Config]:
+    """The generator of a run directory or checkpoint file, in eval mode, with the run's config.
+
+    With ``ema`` (default) and a run trained with ``train.ema_decay`` > 0, the averaged weights.
+    """
     state = load_checkpoint(path)
     cfg = load_config(None, base=from_dict(state["config"]))
     shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
     game = GAMES.get(cfg.game, key="game")(cfg, shape, None)
     try:
-        game.G.load_state_dict(state["players"]["G"])
+        weights = state.get("ema", {}).get("G") if ema else None
+        game.G.load_state_dict(weights if weights is not None else state["players"]["G"])
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"{str(path)!r}: generator weights do not match its config: "
                               f"{str(e).strip().splitlines()[0]}") from None

@@ -75,6 +75,7 @@ class TrainConfig:
     keep_checkpoints: int = 3      # periodic checkpoints kept besides last.pt (-1: all)
     log_every: int = 10            # metrics.jsonl / TensorBoard / progress bar every N steps
     grid_size: int = 64            # images in each sample grid
+    ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
     device: str = "auto"           # auto | cpu | cuda | cuda:N
     threads: int = 0               # torch intra-op threads on CPU (0: torch's default)
     tensorboard: bool = True
@@ -106,6 +107,7 @@ class Config:
         for key in ("sample_every", "checkpoint_every", "threads"):
             _require(getattr(t, key) >= 0, f"train.{key}", getattr(t, key), "must be >= 0")
         _require(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
+        _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
         _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path

@@ -30,6 +30,7 @@ class GANGame:
         self.D = build_discriminator(cfg.model, shape)
         self.objective = build_objective(cfg.loss)
         self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        self.generators = ("G",)  # players whose weights train.ema_decay averages
         self._joint_d_batch = not has_batchnorm(self.D)
         self._fake: torch.Tensor | None = None
         self._batch_size = 64
@@ -87,10 +88,12 @@ class GANGame:
 
     # -- pictures and evaluation --------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, z: torch.Tensor) -> torch.Tensor:
-        was_training = self.G.training
-        self.G.eval()
+    def sample(self, z: torch.Tensor, G: nn.Module | None = None) -> torch.Tensor:
+        """Images for ``z`` from ``G`` (default: the live generator), in eval mode."""
+        G = G if G is not None else self.G
+        was_training = G.training
+        G.eval()
         try:
-            return self.G(z)
+            return G(z)
         finally:
-            self.G.train(was_training)
+            G.train(was_training)

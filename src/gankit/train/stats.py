@@ -47,7 +47,8 @@ class MetricsWriter:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is a dependency, but keep training without it
-                warnings.warn("tensorboard is not installed; writing metrics.jsonl only (pip install tensorboard)")
+                warnings.warn("tensorboard is not installed; writing metrics.jsonl only (pip install tensorboard)",
+                              stacklevel=2)
             else:
                 self.tb = SummaryWriter(str(run_dir / "tensorboard"),
                                         purge_step=resume_step + 1 if resume_step is not None else None)

@@ -24,6 +24,7 @@ from ..data import BatchSampler, ImageData, load_data
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..games import GAMES
 from ..utils.images import make_grid, save_image_grid
+from .ema import EMA
 from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
 from .stats import Collector, MetricsWriter
 
@@ -81,6 +82,8 @@ class Trainer:
             m.to(self.device)
         self.optimizers = {name: build_optimizer(m.parameters(), self._optim_cfg(name), self.device)
                            for name, m in self.players.items()}
+        self.ema = ({name: EMA(self.players[name], cfg.train.ema_decay) for name in self.game.generators}
+                    if cfg.train.ema_decay > 0 else {})
         self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.seed)
         self.fixed_z = self.game.noise(cfg.train.grid_size,
                                        generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
@@ -111,6 +114,7 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "players": {k: m.state_dict() for k, m in self.players.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "ema": {k: e.state_dict() for k, e in self.ema.items()},
             "sampler": self.sampler.state_dict(),
             "rng": rng_state(),
         }
@@ -121,6 +125,9 @@ class Trainer:
                 m.load_state_dict(state["players"][k])
             for k, o in self.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
+            for k, e in self.ema.items():
+                # a run that turns EMA on when resumed starts the average from the current weights
+                e.load_state_dict(state.get("ema", {}).get(k) or self.players[k].state_dict())
         except (KeyError, RuntimeError, ValueError) as e:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
@@ -165,7 +172,7 @@ class Trainer:
 
     # -- pictures -----------------------------------------------------------------------------
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
-        images = self.game.sample(self.fixed_z)
+        images = self.game.sample(self.fixed_z, self.ema["G"].module if "G" in self.ema else None)
         path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png")
         if writer is not None:
             writer.image("samples", make_grid(images), self.step)
@@ -199,6 +206,8 @@ class Trainer:
                     batch = self.data.batch(self.sampler.next()) if phase.data else None
                     stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
                     opt.step()
+                    if phase.player in self.ema:
+                        self.ema[phase.player].update(self.players[phase.player], self.step)
                     for k, v in stats.items():
                         collector.report(k, v)
                 self.step += 1
