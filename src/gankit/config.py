@@ -220,7 +220,12 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             try:
                 return int(value)
             except ValueError:
-                pass
+                try:  # "1e4": YAML 1.1 leaves it a string
+                    f = float(value)
+                    if f.is_integer():
+                        return int(f)
+                except ValueError:
+                    pass
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
         if isinstance(value, bool):

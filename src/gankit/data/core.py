@@ -72,7 +72,7 @@ def fit_images(images: torch.Tensor, resolution: int, channels: int, chunk: int 
         if x.shape[-1] != resolution:
             x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False,
                               antialias=x.shape[-1] > resolution)
-        out[s:s + chunk] = x.round_().clamp_(0, 255).to(torch.uint8)
+        out[s:s + chunk] = x.round().clamp_(0, 255).to(torch.uint8)  # not round_: x may be an expand() view
     return out
 
 
