@@ -82,3 +82,43 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
     dev = next(G.parameters()).device
     z = torch.randn(n, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
     return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])
+
+
+def evaluate_run(path: str | Path, metrics=None, n: int = 5000, extractor: str = "auto", seed: int = 0,
+                 device: str = "cpu", inception_weights: str | None = None):
+    """Score ``n`` samples of a run (its EMA generator if it has one) against its dataset."""
+    from .metrics.evaluate import evaluate
+    from .metrics.extractors import build_extractor
+
+    _, cfg = load_generator(path)
+    ext = build_extractor(extractor, cfg.data, device, inception_weights)
+    fake = sample(path, n, seed=seed, device=device)
+    return evaluate(fake, cfg.data, ext, metrics, seed=seed)
+
+
+def load_images(path: str | Path, resolution: int | None = None, channels: int | None = None):
+    """A folder of images or a .npz/.npy file as ImageData; size and channels default to the first image's."""
+    from .config import DataConfig
+    from .data import ImageData, fit_images, load_data
+    from .errors import DataError
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        if resolution is None or channels is None:
+            from PIL import Image
+
+            from .data.sources import IMAGE_EXTENSIONS
+            first = next((f for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_EXTENSIONS), None)
+            if first is None:
+                raise DataError(f"no images under {str(p)!r}")
+            with Image.open(first) as im:
+                resolution = resolution or min(im.size)
+                channels = channels or (1 if im.mode in ("L", "1", "I", "I;16", "F") else 3)
+        return load_data(DataConfig(name="folder", path=str(p), resolution=resolution, channels=channels))
+    if p.suffix.lower() in (".npz", ".npy") and p.is_file():
+        from .data.sources import read_image_array
+
+        x, labels = read_image_array(str(p))
+        x = fit_images(torch.from_numpy(x), resolution or x.shape[2], channels or x.shape[1])
+        return ImageData(p.name, x, None if labels is None else torch.from_numpy(labels.astype("int64")))
+    raise DataError(f"{str(p)!r} is neither a folder of images nor an existing .npz/.npy file")

@@ -1,4 +1,4 @@
-"""The ``gankit`` command: train, sample, presets, datasets.
+"""The ``gankit`` command: train, sample, eval, presets, datasets.
 
 Exit codes: 0 success; 1 training diverged; 2 bad usage or bad input (one line on stderr);
 130 interrupted (after saving a checkpoint).
@@ -30,8 +30,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", metavar="DIR_OR_CHECKPOINT")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True, help=".png (a grid) or .npy (float32 array in [-1, 1], NCHW)")
+    s.add_argument("--out", required=True,
+                   help=".png (a grid), .npy (float32 array in [-1, 1], NCHW) or DIR/ (one PNG per sample)")
     s.add_argument("--device", default="cpu")
+
+    e = sub.add_parser("eval", help="score a run (or any images) with FID, KID, IS, precision/recall, ...",
+                       description="Score a run's samples against its dataset, or --fake images against --real ones.")
+    e.add_argument("path", nargs="?", metavar="DIR_OR_CHECKPOINT")
+    e.add_argument("--real", help="with --fake: a dataset name (mnist, fashion-mnist, digits) or a folder of images")
+    e.add_argument("--fake", help="a folder of images or a .npz/.npy file to score instead of a run")
+    e.add_argument("--metrics", default=None,
+                   help="comma-separated: fid,kid,is,pr,dc,classes,memorization or all (default: all that apply)")
+    e.add_argument("--n", type=int, default=5000, help="samples drawn from the run (default 5000)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--extractor", default="auto",
+                   help="auto | inception-v3 | classifier | classifier:DATASET (default auto: Inception if its "
+                        "weights are here, else the dataset classifier)")
+    e.add_argument("--inception-weights", metavar="PATH", help="pt_inception-2015-12-05-6726825d.pth")
+    e.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    e.add_argument("--device", default="cpu")
 
     sub.add_parser("presets", help="list the shipped presets")
     sub.add_parser("datasets", help="list data sources and whether they are available here")
@@ -59,16 +76,73 @@ def _cmd_sample(args) -> int:
     from .utils.images import save_image_grid
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name")
+    to_dir = args.out.endswith(("/", "\\")) or out.is_dir()
+    if not to_dir and out.suffix.lower() not in (".png", ".npy"):
+        raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name, or a folder ending in /")
     images = sample(args.path, args.n, seed=args.seed, device=args.device)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
+    if to_dir:
+        from .utils.images import save_images
+
+        save_images(images, out)
+    elif out.suffix.lower() == ".npy":
         np.save(out, images.numpy().astype(np.float32))
     else:
         save_image_grid(images, out)
     print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+def _cmd_eval(args) -> int:
+    import json
+
+    from .metrics.evaluate import format_table, parse_metrics, save_closest_pairs
+
+    metrics = parse_metrics(args.metrics) if args.metrics else None
+    if args.n < 2:
+        raise GankitError(f"--n must be >= 2, got {args.n}")
+    if args.fake or args.real:
+        if not (args.fake and args.real) or args.path:
+            raise GankitError("score images with both --real SOURCE_OR_FOLDER and --fake FOLDER_OR_NPZ (and no run)")
+        res, out_dir = _eval_images(args, metrics), None
+    else:
+        if not args.path:
+            raise GankitError("give a run directory or checkpoint, or --real and --fake")
+        from .api import evaluate_run
+        from .train.checkpoint import find_checkpoint
+
+        res = evaluate_run(args.path, metrics, args.n, args.extractor, args.seed, args.device, args.inception_weights)
+        out_dir = find_checkpoint(args.path).parent.parent / "eval"
+    print(format_table(res))
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if out_dir is not None:
+        grid = save_closest_pairs(res, out_dir / "closest_pairs.png")
+        if grid is not None:
+            print(f"closest sample/training pairs: {grid}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"extractor": res.extractor, "scores": res.scores,
+                                               "extractor_info": res.info, "notes": res.notes}, indent=2) + "\n")
+    return 0
+
+
+def _eval_images(args, metrics):
+    from .api import load_images
+    from .config import DataConfig
+    from .data.sources import SOURCES
+    from .metrics.evaluate import evaluate
+    from .metrics.extractors import build_extractor
+
+    fake = load_images(args.fake)
+    c, r, _ = fake.shape
+    if args.real in SOURCES:
+        data_cfg = DataConfig(name=args.real, resolution=r, channels=c)
+    else:
+        data_cfg = DataConfig(name="folder", path=args.real, resolution=r, channels=c)
+    ext = build_extractor(args.extractor, data_cfg, args.device, args.inception_weights)
+    images = fake.images.float().mul(2 / 255).sub(1)
+    return evaluate(images, data_cfg, ext, metrics, seed=args.seed)
 
 
 def _cmd_presets(args) -> int:
@@ -96,7 +170,8 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warnings
     args = _parser().parse_args(argv)
-    commands = {"train": _cmd_train, "sample": _cmd_sample, "presets": _cmd_presets, "datasets": _cmd_datasets}
+    commands = {"train": _cmd_train, "sample": _cmd_sample, "eval": _cmd_eval, "presets": _cmd_presets,
+                "datasets": _cmd_datasets}
     from .train.trainer import Interrupted
 
     try:

@@ -19,6 +19,7 @@ import yaml
 
 from .errors import ConfigError
 
+METRIC_NAMES = ("fid", "kid", "is", "pr", "dc", "classes", "memorization")
 GCost = Literal["minimax", "non-saturating", "max-likelihood"]
 
 
@@ -83,6 +84,15 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0                 # score samples every N steps during training (0: never); best.pt keeps the best FID
+    n: int = 2000                  # samples per evaluation
+    metrics: tuple[str, ...] = ("fid",)  # any of fid, kid, is, pr, dc, classes, memorization
+    extractor: str = "classifier"  # classifier | classifier:NAME | inception-v3 | auto (Inception is slow on a CPU)
+    inception_weights: Optional[str] = None
+
+
+@dataclass
 class Config:
     description: str = ""
     seed: int = 0
@@ -92,6 +102,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimPairConfig = field(default_factory=OptimPairConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -110,6 +121,11 @@ class Config:
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
+        _require(self.eval.every >= 0, "eval.every", self.eval.every, "must be >= 0")
+        _require(self.eval.n >= 2, "eval.n", self.eval.n, "must be >= 2")
+        bad = [m for m in self.eval.metrics if m not in METRIC_NAMES]
+        _require(not bad and len(self.eval.metrics) > 0, "eval.metrics", list(self.eval.metrics),
+                 f"must be a non-empty list of {', '.join(METRIC_NAMES)}")
         _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")
         _require(d.resolution >= 4, "data.resolution", d.resolution, "must be >= 4")
         _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")
@@ -194,7 +210,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, args))}")
         return value
     if origin is tuple:
-        if isinstance(value, str):
+        if isinstance(value, str) and len(args) == 2 and args[1] is Ellipsis and not value.lstrip().startswith("["):
+            value = [v.strip() for v in value.split(",") if v.strip()]  # "fid,kid" -> ["fid", "kid"]
+        elif isinstance(value, str):
             value = yaml.safe_load(value)
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list like [0.5, 0.999], got {value!r}")

@@ -335,11 +335,8 @@ def _as_nchw(arr: np.ndarray, where: str) -> np.ndarray:
                     f"got shape {arr.shape}")
 
 
-@_register("npz", "images from a .npz (keys x/images/arr_0, optional y/labels) or .npy file: uint8 in "
-           "[0, 255] or float in [-1, 1], (N,H,W), (N,C,H,W) or (N,H,W,C)", _locate_npz)
-def _load_npz(cfg: DataConfig) -> ImageData:
-    _no_split(cfg)
-    path = _locate_npz(cfg)
+def read_image_array(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images of a .npz/.npy file as uint8 (N, C, H, W), and its labels if it has them."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
@@ -372,6 +369,14 @@ def _load_npz(cfg: DataConfig) -> ImageData:
         labels = np.asarray(labels)
         if labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer):
             raise DataError(f"npz: labels must be integers of shape ({len(x)},), got {labels.dtype} {labels.shape}")
+    return x, labels
+
+
+@_register("npz", "images from a .npz (keys x/images/arr_0, optional y/labels) or .npy file: uint8 in "
+           "[0, 255] or float in [-1, 1], (N,H,W), (N,C,H,W) or (N,H,W,C)", _locate_npz)
+def _load_npz(cfg: DataConfig) -> ImageData:
+    _no_split(cfg)
+    x, labels = read_image_array(_locate_npz(cfg))
     num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
     return _finish("npz", x, labels, cfg, num_classes)
 

@@ -74,6 +74,7 @@ class Trainer:
         seed_everything(cfg.seed)
 
         data = data if data is not None else load_data(cfg.data)
+        self._data_cpu = data
         # Small image sets live on the accelerator whole: a batch is one index_select.
         self.data = data.to(self.device) if self.device.type == "cuda" else data
         self.game = GAMES.get(cfg.game, key="game")(cfg, data.shape, data.num_classes)
@@ -92,6 +93,8 @@ class Trainer:
         self._seconds_before = 0.0  # training time of earlier sessions of this run
         self._session_start: float | None = None
         self.last_checkpoint: Path | None = None
+        self.best: dict[str, Any] = {}  # {"metric", "value", "step"} of checkpoints/best.pt
+        self._extractor = None
         self.resumed = resume_state is not None
         if resume_state is not None:
             self._load_state(resume_state)
@@ -116,6 +119,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "ema": {k: e.state_dict() for k, e in self.ema.items()},
             "sampler": self.sampler.state_dict(),
+            "best": dict(self.best),
             "rng": rng_state(),
         }
 
@@ -132,6 +136,7 @@ class Trainer:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
         self.sampler.load_state_dict(state["sampler"])
+        self.best = dict(state.get("best", {}))
         self.step = int(state["step"])
         self.images_seen = int(state["images_seen"])
         self._seconds_before = float(state.get("train_seconds", 0.0))
@@ -177,6 +182,32 @@ class Trainer:
         if writer is not None:
             writer.image("samples", make_grid(images), self.step)
         return path
+
+    # -- evaluation during training --------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Score ``eval.n`` samples (from a fixed seed, EMA generator if any); never touches the training RNG."""
+        from ..metrics.evaluate import evaluate
+        from ..metrics.extractors import build_extractor
+
+        e = self.cfg.eval
+        if self._extractor is None:
+            self._extractor = build_extractor(e.extractor, self.cfg.data, self.device, e.inception_weights)
+        G = self.ema["G"].module if "G" in self.ema else None
+        g = torch.Generator().manual_seed(self.cfg.seed + 12345)
+        z = self.game.noise(e.n, generator=g)
+        fake = torch.cat([self.game.sample(z[i:i + 500].to(self.device), G).float().cpu()
+                          for i in range(0, e.n, 500)])
+        res = evaluate(fake, self.cfg.data, self._extractor, list(e.metrics), train=self._data_cpu, seed=0)
+        return res.scores
+
+    def _evaluate_and_keep_best(self, writer: MetricsWriter) -> None:
+        scores = self.evaluate()
+        writer.scalars(self.step, {f"eval/{k}": v for k, v in scores.items()})
+        key = next((k for k in scores if k.startswith("fid[")), None)
+        if key is None or (self.best and self.best.get("metric") == key and scores[key] >= self.best["value"]):
+            return
+        self.best = {"metric": key, "value": scores[key], "step": self.step}
+        save_checkpoint(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
 
     # -- the loop -----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -226,6 +257,8 @@ class Trainer:
                     w_step, w_time = self.step, now
                 if t.sample_every and self.step % t.sample_every == 0 and not last_step:
                     self.sample_grid(f"step-{self.step:07d}", writer)
+                if cfg.eval.every and (self.step % cfg.eval.every == 0 or last_step):
+                    self._evaluate_and_keep_best(writer)
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and not last_step:
                     self.save(periodic=True)
                 if self._stop_requested and not last_step:

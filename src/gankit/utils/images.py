@@ -40,3 +40,20 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = N
     Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
+
+
+def save_images(images: torch.Tensor, folder: str | Path) -> list[Path]:
+    """One PNG per image (000000.png, ...) in ``folder``: (B, C, H, W) in [-1, 1]."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    width = max(6, len(str(len(x) - 1)))
+    paths = []
+    for i, img in enumerate(x):
+        arr = img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+        path = folder / f"{i:0{width}d}.png"
+        Image.fromarray(arr).save(path)
+        paths.append(path)
+    return paths

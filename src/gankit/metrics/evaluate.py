@@ -1,0 +1,187 @@
+"""Scoring generated images against a dataset: features -> statistics -> metrics, with caching.
+
+The reference side (the real train split's features and statistics, and the "floor": FID of the
+real test split against the train split) is computed once per (dataset content, split, extractor)
+and cached, so re-evaluating a run costs only the generated side.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import METRIC_NAMES, DataConfig
+from ..data import ImageData, load_data
+from ..errors import GankitError
+from ..utils.cache import cache_dir
+from . import functional as M
+from .extractors import Extractor
+from .memorization import memorization
+from .stats import RunningStats
+
+ALL_METRICS = METRIC_NAMES
+PRDC_MAX = 10_000  # precision/recall/density/coverage on at most this many points per side (k-NN is O(N²))
+
+
+def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
+    names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
+    if names == ["all"]:
+        return list(ALL_METRICS)
+    bad = [m for m in names if m not in ALL_METRICS]
+    if bad or not names:
+        raise GankitError(f"--metrics: unknown metric(s) {', '.join(bad) or '(none)'}; choose from "
+                          f"{', '.join(ALL_METRICS)} or all")
+    return names
+
+
+@dataclass
+class Reference:
+    """Features of a real split under one extractor, with their statistics."""
+    features: torch.Tensor
+    probs: torch.Tensor | None
+    labels: torch.Tensor | None
+    mu: np.ndarray
+    sigma: np.ndarray
+    sqrt_sigma: np.ndarray | None = None
+
+
+def _data_hash(data: ImageData) -> str:
+    h = hashlib.sha256(data.images.contiguous().cpu().numpy().tobytes())
+    if data.labels is not None:
+        h.update(data.labels.cpu().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def stats_of(features: torch.Tensor, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    rs = RunningStats()
+    for s in range(0, len(features), batch):
+        rs.update(features[s:s + batch])
+    return rs.mean, rs.cov
+
+
+def reference(extractor: Extractor, data: ImageData, tag: str, cache: bool = True) -> Reference:
+    """Features and statistics of ``data`` (cached under ``tag`` + content hash + extractor key)."""
+    path = cache_dir("reference") / f"{tag}-{_data_hash(data)}-{extractor.key}.pt"
+    state = None
+    if cache and path.is_file():
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            state = None  # torn or stale: recompute
+    if state is None:
+        x = data.images
+        feats, probs = extractor.extract(torch.cat([_unit(x[s:s + 1000]) for s in range(0, len(x), 1000)]))
+        mu, sigma = stats_of(feats)
+        state = {"features": feats, "probs": probs, "mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma)}
+        if cache:
+            from ..train.checkpoint import save_checkpoint
+            save_checkpoint(state, path)
+    return Reference(state["features"], state["probs"], data.labels, state["mu"].numpy(), state["sigma"].numpy())
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float().mul(2 / 255).sub(1)
+
+
+@dataclass
+class EvalResult:
+    scores: dict[str, float] = field(default_factory=dict)
+    extractor: str = ""
+    info: dict = field(default_factory=dict)
+    closest_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # (samples, their nearest training images)
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
+             train: ImageData | None = None, heldout: ImageData | None = None, seed: int = 0,
+             cache: bool = True) -> EvalResult:
+    """Score ``fake`` (N, C, H, W) in [-1, 1] against ``data_cfg``'s train split (test split for the floor
+    and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
+    every metric that applies here; a metric asked for by name that cannot apply is an error."""
+    explicit = metrics is not None
+    metrics = parse_metrics(list(metrics) if explicit else list(ALL_METRICS))
+    tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
+    train = train if train is not None else load_data(DataConfig(**{**data_cfg.__dict__, "split": "train"}))
+    needs_heldout = "memorization" in metrics or "fid" in metrics
+    if heldout is None and needs_heldout:
+        try:
+            heldout = load_data(DataConfig(**{**data_cfg.__dict__, "split": "test"}))
+        except GankitError:
+            heldout = None  # folder/npz sources have no test split: no floor, no memorisation check
+    ext = extractor.name
+    res = EvalResult(extractor=ext, info=dict(extractor.info))
+    if not explicit:  # the defaults: drop what cannot apply, and say so
+        if not extractor.has_classes or train.labels is None:
+            metrics.remove("classes")
+            res.notes.append(f"classes skipped: needs labelled data and the dataset classifier, not {ext}")
+        if heldout is None:
+            metrics.remove("memorization")
+            res.notes.append(f"memorization and the FID floor skipped: {data_cfg.name!r} has no held-out split")
+    s = res.scores
+    if any(m in metrics for m in ("fid", "kid", "is", "pr", "dc", "classes")):
+        f_fake, p_fake = extractor.extract(fake)
+        ref = reference(extractor, train, f"{tag}-train", cache)
+    if "fid" in metrics:
+        mu, sigma = stats_of(f_fake)
+        sq = M.sqrtm_psd(ref.sigma)
+        s[f"fid[{ext}]"] = M.frechet_distance(ref.mu, ref.sigma, mu, sigma, sqrt_sigma1=sq)
+        if heldout is not None:
+            held = reference(extractor, heldout, f"{tag}-test", cache)
+            s[f"fid_floor[{ext}]"] = M.frechet_distance(ref.mu, ref.sigma, held.mu, held.sigma, sqrt_sigma1=sq)
+    if "kid" in metrics:
+        m = min(1000, len(f_fake), len(ref.features))
+        mean, std = M.kernel_inception_distance(ref.features, f_fake, subsets=100, subset_size=m, seed=seed)
+        s[f"kid[{ext}]"], s[f"kid_std[{ext}]"] = mean, std
+    if "is" in metrics:
+        if p_fake is None:
+            raise GankitError(f"is: the {ext} extractor gives no class probabilities")
+        mean, std = M.inception_score(p_fake, splits=10 if len(p_fake) >= 100 else 1)
+        s[f"is[{ext}]"], s[f"is_std[{ext}]"] = mean, std
+    if "pr" in metrics or "dc" in metrics:
+        g = torch.Generator().manual_seed(seed)
+        n = min(len(f_fake), len(ref.features), PRDC_MAX)
+        fr = ref.features[torch.randperm(len(ref.features), generator=g)[:n]]
+        ff = f_fake[torch.randperm(len(f_fake), generator=g)[:n]]
+        if "pr" in metrics:
+            s[f"precision[{ext}]"], s[f"recall[{ext}]"] = M.precision_recall(fr, ff, k=3)
+        if "dc" in metrics:
+            s[f"density[{ext}]"], s[f"coverage[{ext}]"] = M.density_coverage(fr, ff, k=5)
+    if "classes" in metrics:
+        if not extractor.has_classes or p_fake is None or train.labels is None:
+            raise GankitError(f"classes: needs the dataset classifier (--extractor classifier), not {ext}")
+        hist = torch.bincount(train.labels, minlength=p_fake.shape[1]).double()
+        cc = M.class_coverage(p_fake.argmax(1).numpy(), real_hist=(hist / hist.sum()).numpy(),
+                              num_classes=p_fake.shape[1])
+        s[f"classes_hit[{ext}]"], s[f"class_kl[{ext}]"] = float(cc["classes_hit"]), float(cc["kl"])
+    if "memorization" in metrics:
+        if heldout is None:
+            raise GankitError(f"memorization: the {data_cfg.name!r} source has no held-out split to compare with")
+        real_train = _unit(train.images)
+        rep = memorization(fake.float().cpu(), real_train, _unit(heldout.images))
+        s["nn_ratio[pixels]"], s["near_copies[pixels]"] = rep.nn_ratio, rep.near_copies
+        order = rep.sample_distance.argsort()[:8]
+        res.closest_pairs = (fake[order].cpu(), real_train[rep.sample_neighbour[order]])
+    return res
+
+
+def format_table(res: EvalResult) -> str:
+    rows = list(res.scores.items())
+    rows += [(f"{res.extractor} {k}", v) for k, v in res.info.items()]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 10}"]
+    for k, v in rows:
+        lines.append(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return "\n".join(lines)
+
+
+def save_closest_pairs(res: EvalResult, path: str | Path) -> Path | None:
+    """A grid: top row the samples closest to the training set, bottom row their nearest training images."""
+    if res.closest_pairs is None:
+        return None
+    from ..utils.images import save_image_grid
+
+    fake, real = res.closest_pairs
+    return save_image_grid(torch.cat([fake, real]), path, nrow=len(fake))
