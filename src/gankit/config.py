@@ -36,6 +36,7 @@ class DataConfig:
 class NetConfig:
     name: str = "dcgan"            # a registered network family: mlp, dcgan
     width: int = 64                # base width; the family documents how layers scale with it
+    spectral_norm: bool = False    # spectral normalisation of every conv/linear weight (Miyato et al. 2018)
 
 
 @dataclass
@@ -47,15 +48,26 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "gan"              # a registered objective
+    name: str = "gan"              # a registered objective: gan, wasserstein, hinge, lsgan, fgan
     g_cost: GCost = "non-saturating"  # generator cost of the cross-entropy game (Goodfellow 2016, §3.2)
+    ls_targets: tuple[float, float, float] = (0.0, 1.0, 1.0)  # lsgan (a, b, c): fake, real, G's target
+    divergence: Literal["kl", "reverse-kl", "pearson", "squared-hellinger", "js", "gan"] = "js"  # fgan
+
+
+@dataclass
+class PenaltyConfig:
+    gp: float = 0.0                # WGAN-GP gradient penalty weight lambda (10 in the paper; 0: off)
+    r1: float = 0.0                # R1 penalty weight gamma on real data (0: off)
+    r1_every: int = 1              # lazy R1: every k D steps, scaled by k
+    clip: float = 0.0              # WGAN weight clipping of D's parameters to [-c, c] (0.01 in the paper; 0: off)
 
 
 @dataclass
 class OptimConfig:
-    name: Literal["adam"] = "adam"
+    name: Literal["adam", "rmsprop"] = "adam"
     lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = (0.5, 0.999)  # adam
+    alpha: float = 0.99            # rmsprop's smoothing constant
     eps: float = 1e-8
     weight_decay: float = 0.0
 
@@ -100,6 +112,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     optim: OptimPairConfig = field(default_factory=OptimPairConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -121,6 +134,10 @@ class Config:
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
+        pen = self.penalty
+        for key in ("gp", "r1", "clip"):
+            _require(getattr(pen, key) >= 0, f"penalty.{key}", getattr(pen, key), "must be >= 0")
+        _require(pen.r1_every >= 1, "penalty.r1_every", pen.r1_every, "must be >= 1")
         _require(self.eval.every >= 0, "eval.every", self.eval.every, "must be >= 0")
         _require(self.eval.n >= 2, "eval.n", self.eval.n, "must be >= 2")
         bad = [m for m in self.eval.metrics if m not in METRIC_NAMES]

@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from ..config import Config
 from ..losses import build_objective
+from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
 from ..nets import build_discriminator, build_generator
 from . import GAMES, Phase
 
@@ -31,7 +32,9 @@ class GANGame:
         self.objective = build_objective(cfg.loss)
         self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         self.generators = ("G",)  # players whose weights train.ema_decay averages
+        self.penalty = cfg.penalty
         self._joint_d_batch = not has_batchnorm(self.D)
+        self._d_updates = 0  # counts D phases, for the lazy R1 interval
         self._fake: torch.Tensor | None = None
         self._batch_size = 64
 
@@ -55,6 +58,11 @@ class GANGame:
         return next(self.G.parameters()).device
 
     def _d_phase(self, real: torch.Tensor, keep_fake: bool) -> dict[str, torch.Tensor]:
+        pen = self.penalty
+        r1_now = pen.r1 > 0 and self._d_updates % pen.r1_every == 0
+        self._d_updates += 1
+        if r1_now:  # R1 differentiates D's output on the real batch w.r.t. the batch itself
+            real = real.detach().requires_grad_(True)
         z = self.noise(real.shape[0], device=real.device)
         with torch.set_grad_enabled(keep_fake):
             fake = self.G(z)
@@ -65,9 +73,17 @@ class GANGame:
         else:
             real_out, fake_out = self.D(real), self.D(fake)
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
-        loss.backward()
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
+        if pen.gp > 0:
+            gp = gradient_penalty(self.D, real, fake)
+            loss = loss + pen.gp * gp
+            stats["penalty/gp"] = gp.detach()
+        if r1_now:
+            r1 = input_gradient_sq_norm(real_out, real)
+            loss = loss + (0.5 * pen.r1 * pen.r1_every) * r1
+            stats["penalty/r1"] = r1.detach()
+        loss.backward()
         p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
         if p_real is not None:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
@@ -85,6 +101,17 @@ class GANGame:
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach()}
+
+    def after_step(self, phase: Phase) -> None:
+        """Constraints applied after a player's optimizer step (WGAN weight clipping)."""
+        if phase.player == "D" and self.penalty.clip > 0:
+            clip_weights(self.D, self.penalty.clip)
+
+    def state_dict(self) -> dict:
+        return {"d_updates": self._d_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._d_updates = int(state.get("d_updates", 0))
 
     # -- pictures and evaluation --------------------------------------------------------------
     @torch.no_grad()

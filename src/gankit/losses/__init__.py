@@ -23,6 +23,7 @@ class Objective(Protocol):
 
 OBJECTIVES: Registry = Registry("objective")
 
+from . import fgan, hinge, lsgan, wasserstein  # noqa: E402,F401  (register the objectives)
 from .gan import (CrossEntropyGAN, G_COSTS, d_cross_entropy, g_max_likelihood, g_minimax,  # noqa: E402
                   g_non_saturating)
 

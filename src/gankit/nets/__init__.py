@@ -18,14 +18,27 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 
 
+def spectral_normalize(module: nn.Module) -> nn.Module:
+    """Wrap the weight of every convolution and linear layer in spectral normalisation (one power
+    iteration per forward pass, as in Miyato et al. 2018), using torch's parametrization."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            spectral_norm(m)
+    return module
+
+
 def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
-    return GENERATORS.get(model.g.name, key="model.g.name")(latent_dim=model.latent_dim, shape=shape,
-                                                             width=model.g.width)
+    G = GENERATORS.get(model.g.name, key="model.g.name")(latent_dim=model.latent_dim, shape=shape,
+                                                          width=model.g.width)
+    return spectral_normalize(G) if model.g.spectral_norm else G
 
 
 def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
-    return DISCRIMINATORS.get(model.d.name, key="model.d.name")(shape=shape, width=model.d.width)
+    D = DISCRIMINATORS.get(model.d.name, key="model.d.name")(shape=shape, width=model.d.width)
+    return spectral_normalize(D) if model.d.spectral_norm else D
 
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
-           "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator"]
+           "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "spectral_normalize"]

@@ -56,6 +56,9 @@ def seed_everything(seed: int) -> None:
 
 
 def build_optimizer(params, cfg: OptimConfig, device: torch.device) -> torch.optim.Optimizer:
+    if cfg.name == "rmsprop":  # WGAN's choice
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps,
+                                   weight_decay=cfg.weight_decay, foreach=True)
     # The fused kernels are the fastest Adam on both CPU and CUDA (one kernel for all parameters).
     return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
                             weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
@@ -120,6 +123,7 @@ class Trainer:
             "ema": {k: e.state_dict() for k, e in self.ema.items()},
             "sampler": self.sampler.state_dict(),
             "best": dict(self.best),
+            "game": self.game.state_dict(),
             "rng": rng_state(),
         }
 
@@ -137,6 +141,7 @@ class Trainer:
             raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
         self.sampler.load_state_dict(state["sampler"])
         self.best = dict(state.get("best", {}))
+        self.game.load_state_dict(state.get("game", {}))
         self.step = int(state["step"])
         self.images_seen = int(state["images_seen"])
         self._seconds_before = float(state.get("train_seconds", 0.0))
@@ -237,6 +242,7 @@ class Trainer:
                     batch = self.data.batch(self.sampler.next()) if phase.data else None
                     stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
                     opt.step()
+                    self.game.after_step(phase)
                     if phase.player in self.ema:
                         self.ema[phase.player].update(self.players[phase.player], self.step)
                     for k, v in stats.items():
