@@ -208,3 +208,22 @@ def test_disjoint_supports_js_is_flat_while_wasserstein_still_points_home():
         assert w1.item() == pytest.approx(theta)
         (grad_w,) = torch.autograd.grad(wgan.g_loss(fake_out=critic(g.double())), g)
         assert grad_w.item() == pytest.approx(1.0)  # descending moves theta toward the data at 0
+
+
+# -- every preset trains --------------------------------------------------------------------------
+
+from gankit.config import preset_names  # noqa: E402
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_trains_five_steps_at_tiny_width(preset, tmp_path):
+    from gankit.api import train
+    from gankit.data.sources import FASHION_MNIST_DIR
+
+    cfg = load_config(preset)
+    if cfg.data.name == "fashion-mnist" and not __import__("os").path.isdir(FASHION_MNIST_DIR):
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    summary = train(preset, ["model.g.width=4", "model.d.width=4", "train.steps=5", "train.batch_size=16",
+                             "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
+                    out=tmp_path / "run")
+    assert summary["steps"] == 5 and summary["images_seen"] == 5 * 16 * cfg.train.d_steps

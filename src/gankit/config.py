@@ -36,6 +36,7 @@ class DataConfig:
 class NetConfig:
     name: str = "dcgan"            # a registered network family: mlp, dcgan
     width: int = 64                # base width; the family documents how layers scale with it
+    norm: Literal["batch", "none"] = "batch"  # normalisation layers of the family (none: e.g. a WGAN-GP critic)
     spectral_norm: bool = False    # spectral normalisation of every conv/linear weight (Miyato et al. 2018)
 
 

@@ -31,12 +31,12 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
 
 def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
     G = GENERATORS.get(model.g.name, key="model.g.name")(latent_dim=model.latent_dim, shape=shape,
-                                                          width=model.g.width)
+                                                          width=model.g.width, norm=model.g.norm)
     return spectral_normalize(G) if model.g.spectral_norm else G
 
 
 def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
-    D = DISCRIMINATORS.get(model.d.name, key="model.d.name")(shape=shape, width=model.d.width)
+    D = DISCRIMINATORS.get(model.d.name, key="model.d.name")(shape=shape, width=model.d.width, norm=model.d.norm)
     return spectral_normalize(D) if model.d.spectral_norm else D
 
 

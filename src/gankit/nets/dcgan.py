@@ -6,6 +6,8 @@ stride-2 4x4 convolutions and a final (base x base) convolution to one logit. No
 everywhere except G's output and D's input layers, ReLU in G, LeakyReLU(0.2) in D, weights from
 N(0, 0.02) as in the paper. ``width`` is the channel count next to the image (ngf / ndf); the widest
 layer has width·2^(k-1) channels, e.g. 64 px, width 64: 512 -> 256 -> 128 -> 64 -> C.
+``norm="none"`` drops BatchNorm (for a WGAN-GP or spectrally normalised critic); its convolutions
+then get biases.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ def _layout(resolution: int) -> tuple[int, int]:
                      f"not {resolution}")
 
 
+def _norm(channels: int, on: bool) -> list[nn.Module]:
+    return [nn.BatchNorm2d(channels)] if on else []
+
+
 def dcgan_init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -41,7 +47,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 @GENERATORS.register("dcgan")
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 64):
+    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 64, norm: str = "batch"):
         super().__init__()
         c, h, w = shape
         if h != w:
@@ -49,10 +55,11 @@ class DCGANGenerator(nn.Module):
         self.latent_dim, self.shape = latent_dim, tuple(shape)
         base, stages = _layout(h)
         ch = width * 2 ** (stages - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, base, 1, 0, bias=False),
-                                   nn.BatchNorm2d(ch), nn.ReLU(True)]
+        bn = norm == "batch"
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, base, 1, 0, bias=not bn), *_norm(ch, bn),
+                                   nn.ReLU(True)]
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not bn), *_norm(ch // 2, bn), nn.ReLU(True)]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, c, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -65,17 +72,18 @@ class DCGANGenerator(nn.Module):
 
 @DISCRIMINATORS.register("dcgan")
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], width: int = 64):
+    def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "batch"):
         super().__init__()
         c, h, w = shape
         if h != w:
             raise ValueError(f"DCGAN wants square images, got {h}x{w}")
         self.shape = tuple(shape)
         base, stages = _layout(h)
+        bn = norm == "batch"
         layers: list[nn.Module] = [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not bn), *_norm(ch * 2, bn), nn.LeakyReLU(0.2, True)]
             ch *= 2
         layers.append(nn.Conv2d(ch, 1, base, 1, 0))
         self.net = nn.Sequential(*layers)

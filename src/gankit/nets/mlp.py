@@ -21,14 +21,14 @@ from ._util import unconditional
 
 @GENERATORS.register("mlp")
 class MLPGenerator(nn.Module):
-    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 128):
+    def __init__(self, latent_dim: int, shape: tuple[int, int, int], width: int = 128, norm: str = "batch"):
         super().__init__()
         self.latent_dim, self.shape = latent_dim, tuple(shape)
         dims = [latent_dim, width, 2 * width, 4 * width, 8 * width]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
             layers.append(nn.Linear(a, b))
-            if i > 0:
+            if i > 0 and norm == "batch":
                 layers.append(nn.BatchNorm1d(b))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         layers += [nn.Linear(dims[-1], math.prod(self.shape)), nn.Tanh()]
@@ -41,9 +41,9 @@ class MLPGenerator(nn.Module):
 
 @DISCRIMINATORS.register("mlp")
 class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], width: int = 128):
+    def __init__(self, shape: tuple[int, int, int], width: int = 128, norm: str = "none"):
         super().__init__()
-        self.shape = tuple(shape)
+        self.shape = tuple(shape)  # the seed's D has no normalisation; ``norm`` is accepted for a uniform interface
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(self.shape), 4 * width), nn.LeakyReLU(0.2, inplace=True),
