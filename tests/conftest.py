@@ -12,3 +12,13 @@ FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=5"]
 @pytest.fixture
 def fast():
     return list(FAST)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Classifiers and reference statistics go to a per-session cache, never the user's."""
+    if "GANKIT_TEST_CACHE" in os.environ:  # reuse across local runs: GANKIT_TEST_CACHE=/some/dir pytest
+        os.environ["GANKIT_CACHE"] = os.environ["GANKIT_TEST_CACHE"]
+    else:
+        os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
+    yield

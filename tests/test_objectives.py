@@ -227,3 +227,49 @@ def test_every_preset_trains_five_steps_at_tiny_width(preset, tmp_path):
                              "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
                     out=tmp_path / "run")
     assert summary["steps"] == 5 and summary["images_seen"] == 5 * 16 * cfg.train.d_steps
+
+
+# -- training tricks --------------------------------------------------------------------------------
+
+def test_one_sided_label_smoothing_value():
+    from gankit.losses.gan import d_cross_entropy
+
+    r, f = torch.tensor([1.5], dtype=torch.float64), torch.tensor([-0.5], dtype=torch.float64)
+    want = -(0.9 * math.log(sig(1.5)) + 0.1 * math.log(1 - sig(1.5))) - math.log(1 - sig(-0.5))
+    torch.testing.assert_close(d_cross_entropy(real_out=r, fake_out=f, real_target=0.9).item(), want)
+    with pytest.raises(Exception, match="tricks.label_smoothing"):
+        load_config("gan-digits", ["loss=hinge", "tricks.label_smoothing=0.1"])
+
+
+def test_diffaugment_ops_are_exact_and_differentiable():
+    from gankit.augment import cutout, diff_augment, parse_policy, shift
+
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    moved = shift(x, torch.tensor([0]), torch.tensor([1]), pad=1)  # content down by 1 row, not across
+    torch.testing.assert_close(moved[0, 0, 1:], x[0, 0, :3])
+    torch.testing.assert_close(moved[0, 0, 0], torch.zeros(4))
+    torch.manual_seed(0)
+    holes = cutout(torch.ones(64, 1, 8, 8))
+    zeros = (holes == 0).flatten(1).sum(1)
+    assert zeros.max().item() == 16 and zeros.min().item() >= 4  # a 4x4 square, clipped at the border
+    img = torch.rand(8, 3, 8, 8, requires_grad=True)
+    out = diff_augment(img, parse_policy("color,translation,cutout"))
+    out.sum().backward()
+    assert img.grad is not None and img.grad.abs().sum() > 0
+    with pytest.raises(Exception, match="tricks.diffaugment"):
+        load_config("gan-digits", ["tricks.diffaugment=color,blur"])
+
+
+def test_instance_noise_anneals_to_zero(tmp_path):
+    from gankit.api import prepare_training
+
+    tr = prepare_training("gan-digits", ["tricks.instance_noise=0.5", "tricks.instance_noise_steps=10",
+                                         "train.progress=false"], out=tmp_path / "run")
+    game = tr.game
+    seen = []
+    game.D = lambda x: seen.append(x.std().item()) or x.flatten(1).mean(1)  # noqa: E731
+    zeros = torch.zeros(256, 1, 16, 16)
+    for it, want in ((0, 0.5), (5, 0.25), (10, 0.0)):
+        game._iterations = it
+        game._D(zeros)
+        assert seen[-1] == pytest.approx(want, rel=0.05, abs=1e-9)

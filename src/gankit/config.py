@@ -64,6 +64,14 @@ class PenaltyConfig:
 
 
 @dataclass
+class TricksConfig:
+    label_smoothing: float = 0.0   # one-sided: real targets 1 - s in the cross-entropy D loss (Salimans et al. 2016)
+    instance_noise: float = 0.0    # std of Gaussian noise added to every image D sees (0: off)
+    instance_noise_steps: int = 0  # anneal that std linearly to 0 over this many steps (0: keep it constant)
+    diffaugment: str = ""          # DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020)
+
+
+@dataclass
 class OptimConfig:
     name: Literal["adam", "rmsprop"] = "adam"
     lr: float = 2e-4
@@ -114,6 +122,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
     optim: OptimPairConfig = field(default_factory=OptimPairConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -139,6 +148,17 @@ class Config:
         for key in ("gp", "r1", "clip"):
             _require(getattr(pen, key) >= 0, f"penalty.{key}", getattr(pen, key), "must be >= 0")
         _require(pen.r1_every >= 1, "penalty.r1_every", pen.r1_every, "must be >= 1")
+        tr = self.tricks
+        _require(0 <= tr.label_smoothing < 0.5, "tricks.label_smoothing", tr.label_smoothing, "must lie in [0, 0.5)")
+        _require(tr.label_smoothing == 0 or self.loss.name == "gan", "tricks.label_smoothing", tr.label_smoothing,
+                 f"applies to the cross-entropy objective (loss.name=gan), not {self.loss.name!r}")
+        _require(tr.instance_noise >= 0, "tricks.instance_noise", tr.instance_noise, "must be >= 0")
+        _require(tr.instance_noise_steps >= 0, "tricks.instance_noise_steps", tr.instance_noise_steps, "must be >= 0")
+        from .augment import parse_policy
+        try:
+            parse_policy(tr.diffaugment)
+        except ValueError as e:
+            raise ConfigError(f"tricks.diffaugment: {e}") from None
         _require(self.eval.every >= 0, "eval.every", self.eval.every, "must be >= 0")
         _require(self.eval.n >= 2, "eval.n", self.eval.n, "must be >= 2")
         bad = [m for m in self.eval.metrics if m not in METRIC_NAMES]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..augment import diff_augment, parse_policy
 from ..config import Config
 from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
@@ -30,11 +31,16 @@ class GANGame:
         self.G = build_generator(cfg.model, shape)
         self.D = build_discriminator(cfg.model, shape)
         self.objective = build_objective(cfg.loss)
+        if cfg.tricks.label_smoothing:
+            self.objective.real_target = 1.0 - cfg.tricks.label_smoothing
+        self.tricks = cfg.tricks
+        self._augment = parse_policy(cfg.tricks.diffaugment)
         self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         self.generators = ("G",)  # players whose weights train.ema_decay averages
         self.penalty = cfg.penalty
         self._joint_d_batch = not has_batchnorm(self.D)
         self._d_updates = 0  # counts D phases, for the lazy R1 interval
+        self._iterations = 0  # counts G phases, for the instance-noise schedule
         self._fake: torch.Tensor | None = None
         self._batch_size = 64
 
@@ -69,9 +75,9 @@ class GANGame:
         self._fake = fake if keep_fake else None
         fake = fake.detach()
         if self._joint_d_batch:
-            real_out, fake_out = self.D(torch.cat([real, fake])).split(real.shape[0])
+            real_out, fake_out = self._D(torch.cat([real, fake])).split(real.shape[0])
         else:
-            real_out, fake_out = self.D(real), self.D(fake)
+            real_out, fake_out = self._D(real), self._D(fake)
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
@@ -93,14 +99,27 @@ class GANGame:
         fake, self._fake = self._fake, None
         if fake is None:
             fake = self.G(self.noise(batch_size, device=device))
+        self._iterations += 1
         self.D.requires_grad_(False)
         try:
-            fake_out = self.D(fake)
+            fake_out = self._D(fake)
             loss = self.objective.g_loss(fake_out=fake_out)
             loss.backward()
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach()}
+
+    def _D(self, x: torch.Tensor) -> torch.Tensor:
+        """D on what it is shown: DiffAugment and instance noise, identically for real and fake."""
+        if self._augment:
+            x = diff_augment(x, self._augment)
+        sigma = self.tricks.instance_noise
+        if sigma > 0:
+            if self.tricks.instance_noise_steps:
+                sigma *= max(0.0, 1.0 - self._iterations / self.tricks.instance_noise_steps)
+            if sigma > 0:
+                x = x + sigma * torch.randn_like(x)
+        return self.D(x)
 
     def after_step(self, phase: Phase) -> None:
         """Constraints applied after a player's optimizer step (WGAN weight clipping)."""
@@ -108,10 +127,11 @@ class GANGame:
             clip_weights(self.D, self.penalty.clip)
 
     def state_dict(self) -> dict:
-        return {"d_updates": self._d_updates}
+        return {"d_updates": self._d_updates, "iterations": self._iterations}
 
     def load_state_dict(self, state: dict) -> None:
         self._d_updates = int(state.get("d_updates", 0))
+        self._iterations = int(state.get("iterations", 0))
 
     # -- pictures and evaluation --------------------------------------------------------------
     @torch.no_grad()

@@ -26,8 +26,11 @@ from . import OBJECTIVES
 MAX_LOGIT = 50.0
 
 
-def d_cross_entropy(*, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-    return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+def d_cross_entropy(*, real_out: torch.Tensor, fake_out: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """Binary cross-entropy; ``real_target`` < 1 is one-sided label smoothing (fake targets stay 0)."""
+    real_term = F.softplus(-real_out) if real_target == 1.0 else (
+        real_target * F.softplus(-real_out) + (1.0 - real_target) * F.softplus(real_out))
+    return real_term.mean() + F.softplus(fake_out).mean()
 
 
 def g_minimax(*, fake_out: torch.Tensor) -> torch.Tensor:
@@ -49,12 +52,13 @@ G_COSTS = {"minimax": g_minimax, "non-saturating": g_non_saturating, "max-likeli
 class CrossEntropyGAN:
     """D: binary cross-entropy; G: one of the three costs above (``loss.g_cost``)."""
 
-    def __init__(self, cfg: LossConfig | None = None, g_cost: str | None = None):
+    def __init__(self, cfg: LossConfig | None = None, g_cost: str | None = None, real_target: float = 1.0):
         self.g_cost = g_cost or (cfg.g_cost if cfg is not None else "non-saturating")
         self._g = G_COSTS[self.g_cost]
+        self.real_target = real_target
 
     def d_loss(self, *, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-        return d_cross_entropy(real_out=real_out, fake_out=fake_out)
+        return d_cross_entropy(real_out=real_out, fake_out=fake_out, real_target=self.real_target)
 
     def g_loss(self, *, fake_out: torch.Tensor, real_out: torch.Tensor | None = None) -> torch.Tensor:
         return self._g(fake_out=fake_out)

@@ -20,13 +20,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..augment import shift
 from ..config import DataConfig
 from ..data import ImageData, load_data
 from ..errors import GankitError
 from ..train.checkpoint import save_checkpoint
 from ..utils.cache import cache_dir
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 FEATURE_DIM = 128
 
 
@@ -72,14 +73,9 @@ class TrainedClassifier:
 
 def _random_shift(x: torch.Tensor, max_shift: int, g: torch.Generator) -> torch.Tensor:
     """Translate each image by up to ``max_shift`` pixels (background -1 fills the border)."""
-    n, _, h, w = x.shape
-    pad = F.pad(x, (max_shift,) * 4, value=-1.0)
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=g)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=g)
-    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * max_shift)
-    pad = pad.gather(2, rows)
-    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :].expand(n, x.shape[1], h, w)
-    return pad.gather(3, cols)
+    dy = torch.randint(0, 2 * max_shift + 1, (x.shape[0],), generator=g)
+    dx = torch.randint(0, 2 * max_shift + 1, (x.shape[0],), generator=g)
+    return shift(x, dy, dx, max_shift, value=-1.0)
 
 
 def _data_key(train: ImageData, test: ImageData, resolution: int) -> str:
@@ -95,7 +91,15 @@ def _resolution_for(data_cfg: DataConfig) -> int:
 
 
 def classifier_for(data_cfg: DataConfig, device: str | torch.device = "cpu", verbose: bool = True) -> TrainedClassifier:
-    """The cached classifier of ``data_cfg``'s dataset, training it first if needed."""
+    """The cached classifier of ``data_cfg``'s dataset, training it first if needed.
+
+    Never disturbs the caller's random state (a training run that evaluates must resume exactly)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return _classifier_for(data_cfg, device, verbose)
+
+
+def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClassifier:
     res = _resolution_for(data_cfg)
     native = dict(name=data_cfg.name, path=data_cfg.path, resolution=res, channels=data_cfg.channels)
     train = load_data(DataConfig(split="train", **native))
@@ -117,9 +121,7 @@ def classifier_for(data_cfg: DataConfig, device: str | torch.device = "cpu", ver
         except Exception:  # a stale or torn cache entry: retrain below and replace it
             pass
     t0 = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # never disturb the caller's RNG (e.g. a training run)
-        torch.manual_seed(0)
-        _fit(model, train, torch.device(device))
+    _fit(model, train, torch.device(device))
     model.eval().requires_grad_(False)
     accuracy = _accuracy(model, test)
     save_checkpoint({"model": model.state_dict(), "accuracy": accuracy, "test_split_size": len(test),
@@ -132,8 +134,9 @@ def classifier_for(data_cfg: DataConfig, device: str | torch.device = "cpu", ver
 
 def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int = 128) -> None:
     n = len(data)
-    # ~40 epochs of the 4,500-image MNIST subset (1,500 updates), ~6 of Fashion-MNIST (3,000 updates).
-    steps = 1500 if n < 20_000 else 3000
+    # ~40 epochs of small sets (about 1,400 updates on the 4,500-image MNIST subset, 500 on the digits),
+    # capped at 3,000 updates (~6 epochs of Fashion-MNIST).
+    steps = min(3000, max(300, 40 * n // batch_size))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
