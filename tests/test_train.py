@@ -241,3 +241,10 @@ def test_sampling_uses_the_averaged_generator(tmp_path, fast):
         torch.testing.assert_close(t, state["ema"]["G"][name])
         torch.testing.assert_close(G_live.state_dict()[name], state["players"]["G"][name])
     assert any(not torch.equal(state["ema"]["G"][k], state["players"]["G"][k]) for k in state["ema"]["G"])
+
+
+def test_time_budget_stops_with_a_final_checkpoint(tmp_path, fast):
+    summary = train("gan-digits", fast + ["train.steps=100000", "train.max_seconds=0.5"], out=tmp_path / "run")
+    assert 1 <= summary["steps"] < 100000 and summary["train_seconds"] >= 0.5
+    assert load_checkpoint(tmp_path / "run")["step"] == summary["steps"]
+    assert (tmp_path / "run" / "samples" / "final.png").is_file()

@@ -92,6 +92,7 @@ class TrainConfig:
     steps: int = 2000              # training iterations (each: d_steps D updates, then one G update)
     batch_size: int = 64
     d_steps: int = 1               # discriminator updates per generator update
+    max_seconds: float = 0.0       # stop (with the usual final checkpoint and grid) after this much training time (0: no limit)
     sample_every: int = 250        # write a grid from the fixed noise batch every N steps (0: never)
     checkpoint_every: int = 1000   # write checkpoints/step-N.pt and last.pt every N steps (0: only at the end)
     keep_checkpoints: int = 3      # periodic checkpoints kept besides last.pt (-1: all)
@@ -140,6 +141,7 @@ class Config:
         _require(t.d_steps >= 1, "train.d_steps", t.d_steps, "must be >= 1")
         for key in ("sample_every", "checkpoint_every", "threads"):
             _require(getattr(t, key) >= 0, f"train.{key}", getattr(t, key), "must be >= 0")
+        _require(t.max_seconds >= 0, "train.max_seconds", t.max_seconds, "must be >= 0")
         _require(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")

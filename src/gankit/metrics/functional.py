@@ -64,7 +64,24 @@ def sqrtm_psd(sigma) -> np.ndarray:
     s = _np64(sigma, "sigma")
     _square(s, "sigma")
     w, v = np.linalg.eigh((s + s.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    b = v * np.sqrt(np.sqrt(np.clip(w, 0.0, None)))  # R = B Bᵀ: exactly symmetric, and numpy uses syrk
+    return b @ b.T
+
+
+def _congruence_lower(f: np.ndarray, s: np.ndarray, blocks: int = 8) -> np.ndarray:
+    """The lower triangle of fᵀ s f for symmetric ``s`` (the strict upper triangle is left unset).
+
+    ``eigvalsh(..., UPLO="L")`` reads only the lower triangle, i.e. it decomposes the exactly symmetric
+    matrix defined by it; the lower triangle is all that is computed here. The second product is
+    done in row blocks that stop at the diagonal, about 45% fewer flops than a full product.
+    """
+    a = f.T @ s
+    d = a.shape[0]
+    out = np.empty((d, d))
+    edges = np.linspace(0, d, min(blocks, d) + 1).astype(int)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        out[lo:hi, :hi] = a[lo:hi] @ f[:, :hi]
+    return out
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
@@ -73,16 +90,28 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
     FID = |mu1 − mu2|² + tr Σ1 + tr Σ2 − 2 tr((√Σ1 Σ2 √Σ1)^½).
 
     The last trace is the sum of the square roots of the eigenvalues of the symmetric PSD matrix
-    √Σ1 Σ2 √Σ1 (which has the eigenvalues of Σ1 Σ2); it is symmetrised before ``np.linalg.eigvalsh``
-    and negative eigenvalues are set to zero. Nothing here can go complex or NaN, so singular
-    covariances and fewer samples than dimensions are fine.
+    √Σ1 Σ2 √Σ1 (which has the eigenvalues of Σ1 Σ2), from ``np.linalg.eigvalsh``, negative eigenvalues
+    set to zero. The matrix is made exactly symmetric by computing only its lower triangle, the part
+    ``eigvalsh`` reads (the inputs Σ are symmetrised first). Without ``sqrt_sigma1``, when Σ1 is positive definite,
+    the matrix used is Lᵀ Σ2 L with Σ1 = L Lᵀ (Cholesky), which is similar to √Σ1 Σ2 √Σ1 (same
+    eigenvalues) and about twice as fast overall as an eigendecomposition of Σ1; when the Cholesky
+    factorisation fails (singular Σ1) the root comes from ``sqrtm_psd``. Nothing here can go complex
+    or NaN, so singular covariances and fewer samples than dimensions are fine; non-finite inputs are
+    a ``ValueError``.
 
     ``sqrt_sigma1``: ``sqrtm_psd(sigma1)`` when the caller has it cached (reference statistics that are
-    compared against many times); it is not checked against ``sigma1``.
+    compared against many times), which saves the factorisation of Σ1; it is not checked against
+    ``sigma1``.
 
-    Scalars are accepted for 1-D Gaussians (``mu`` and the variance). The exact value is ≥ 0; a
-    negative result within round-off, above ``-1e-8 * (tr Σ1 + tr Σ2 + |mu1 − mu2|²)``, is returned as
-    0.0. A larger negative value is returned unchanged: it means a covariance was not PSD.
+    Scalars are accepted for 1-D Gaussians (``mu`` and the variance).
+
+    Accuracy and the clip at 0: eigenvalues come out of ``eigvalsh`` with an absolute error δ of about
+    d·ε·λmax, and the square root turns δ on an eigenvalue near 0 into up to √δ, so singular or nearly
+    singular products (N < d, rank-deficient features) carry an absolute error of up to about
+    2·k·√δ, k the number of eigenvalues within δ of 0 (≈ 1e-7 for 50 samples of 128-d). The exact
+    value is ≥ 0, so a negative result above ``-(1e-8·(tr Σ1 + tr Σ2 + |mu1 − mu2|²) + 2·k·√δ)`` is
+    round-off and is returned as 0.0. A more negative value is returned unchanged: it means a
+    covariance was not positive semi-definite.
     """
     m1, m2 = np.atleast_1d(_np64(mu1, "mu1")), np.atleast_1d(_np64(mu2, "mu2"))
     s1, s2 = np.atleast_2d(_np64(sigma1, "sigma1")), np.atleast_2d(_np64(sigma2, "sigma2"))
@@ -94,21 +123,32 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
     for name, s in (("sigma1", s1), ("sigma2", s2)):
         if s.shape != (d, d):
             raise ValueError(f"{name} must be ({d}, {d}) to match the means, got shape {s.shape}")
-    if sqrt_sigma1 is None:
-        r1 = sqrtm_psd(s1)
-    else:
+    if sqrt_sigma1 is not None:
         r1 = np.atleast_2d(_np64(sqrt_sigma1, "sqrt_sigma1"))
         if r1.shape != (d, d):
             raise ValueError(f"sqrt_sigma1 must be ({d}, {d}), got shape {r1.shape}")
-    m = r1 @ s2 @ r1
-    ev = np.linalg.eigvalsh((m + m.T) / 2)
-    tr_covmean = np.sqrt(np.clip(ev, 0.0, None)).sum()
+    for name, a in (("mu1", m1), ("mu2", m2), ("sigma1", s1), ("sigma2", s2)) + \
+            ((("sqrt_sigma1", r1),) if sqrt_sigma1 is not None else ()):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} has non-finite entries")
+    if sqrt_sigma1 is None:
+        try:  # Σ1 = L Lᵀ: Lᵀ Σ2 L is similar to √Σ1 Σ2 √Σ1, at a fraction of the cost of eigh
+            f = np.linalg.cholesky((s1 + s1.T) / 2)
+        except np.linalg.LinAlgError:  # singular Σ1
+            f = sqrtm_psd(s1)
+    else:
+        f = r1
+    ev = np.linalg.eigvalsh(_congruence_lower(f, (s2 + s2.T) / 2), UPLO="L")
+    tr_covmean = float(np.sqrt(np.clip(ev, 0.0, None)).sum())
     diff = m1 - m2
     mean_term = float(diff @ diff)
     tr1, tr2 = float(np.trace(s1)), float(np.trace(s2))
-    fid = mean_term + tr1 + tr2 - 2.0 * float(tr_covmean)
-    if fid < 0 and fid > -1e-8 * (abs(tr1) + abs(tr2) + mean_term):
-        fid = 0.0
+    fid = mean_term + tr1 + tr2 - 2.0 * tr_covmean
+    if fid < 0:
+        delta = d * np.finfo(np.float64).eps * max(float(np.abs(ev).max()), 0.0)
+        near_zero = int((np.abs(ev) <= delta).sum())
+        if fid > -(1e-8 * (abs(tr1) + abs(tr2) + mean_term) + 2.0 * near_zero * np.sqrt(delta)):
+            fid = 0.0
     return float(fid)
 
 

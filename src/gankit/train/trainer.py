@@ -235,7 +235,8 @@ class Trainer:
         try:
             if not self.resumed and t.sample_every:
                 self.sample_grid(f"step-{0:07d}", writer)
-            while self.step < t.steps:
+            last_step = False
+            while not last_step and self.step < t.steps:
                 for i, phase in enumerate(phases):
                     opt = self.optimizers[phase.player]
                     opt.zero_grad(set_to_none=True)
@@ -249,7 +250,7 @@ class Trainer:
                         collector.report(k, v)
                 self.step += 1
                 self.images_seen += real_per_step
-                last_step = self.step == t.steps
+                last_step = self.step == t.steps or (t.max_seconds > 0 and self.train_seconds >= t.max_seconds)
                 if check_every_step or self.step % t.log_every == 0 or last_step:
                     self._check_finite(collector)
                 if self.step % t.log_every == 0 or last_step:
