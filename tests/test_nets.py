@@ -290,9 +290,39 @@ def test_build_from_model_config(g_name, d_name):
 
 def test_build_unknown_network_is_a_config_error():
     with pytest.raises(ConfigError, match=r"model\.g\.name") as e:
-        build_generator(ModelConfig(g=NetConfig(name="resnet")), (1, 28, 28))
-    assert "'resnet'" in str(e.value) and "dcgan" in str(e.value) and "mlp" in str(e.value)
+        build_generator(ModelConfig(g=NetConfig(name="stylegan")), (1, 28, 28))
+    assert "'stylegan'" in str(e.value) and "dcgan" in str(e.value) and "mlp" in str(e.value)
     with pytest.raises(ConfigError, match=r"model\.d\.name"):
         build_discriminator(ModelConfig(d=NetConfig(name="mpl")), (1, 28, 28))
     with pytest.raises(ConfigError, match="did you mean 'mlp'"):
         build_discriminator(ModelConfig(d=NetConfig(name="mpl")), (1, 28, 28))
+
+
+# -- ResNet (SNGAN / WGAN-GP) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("resolution", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resnet_forward_backward_at_tiny_width(resolution, channels):
+    from gankit.nets import ResNetDiscriminator, ResNetGenerator, spectral_normalize
+
+    torch.manual_seed(0)
+    G = ResNetGenerator(16, (channels, resolution, resolution), width=8)
+    D = spectral_normalize(ResNetDiscriminator((channels, resolution, resolution), width=8))
+    x = G(torch.randn(3, 16))
+    assert x.shape == (3, channels, resolution, resolution) and x.abs().max() <= 1
+    out = D(x)
+    assert out.shape == (3,)
+    out.square().sum().backward()
+    for name, p in [*G.named_parameters(), *D.named_parameters()]:
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.norm() > 0, name
+
+
+def test_resnet_matches_sngan_cifar_sizes():
+    """SNGAN's CIFAR-10 ResNets (Miyato et al. 2018, Table 4): G 256 channels, D 128: ~4.3 M and ~1.0 M weights."""
+    from gankit.nets import ResNetDiscriminator, ResNetGenerator
+
+    g = sum(p.numel() for p in ResNetGenerator(128, (3, 32, 32), width=256).parameters())
+    d = sum(p.numel() for p in ResNetDiscriminator((3, 32, 32), width=128).parameters())
+    assert g == 4_276_739 and d == 1_053_825
+    with pytest.raises(ValueError, match="norm=none"):
+        ResNetDiscriminator((1, 28, 28), width=8, norm="batch")

@@ -8,14 +8,16 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..errors import ConfigError
 from ..registry import Registry
 
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
 
-from . import dcgan, mlp  # noqa: E402,F401  (registers the families)
+from . import dcgan, mlp, resnet  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
 
 
 def spectral_normalize(module: nn.Module) -> nn.Module:
@@ -30,15 +32,23 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
 
 
 def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
-    G = GENERATORS.get(model.g.name, key="model.g.name")(latent_dim=model.latent_dim, shape=shape,
-                                                          width=model.g.width, norm=model.g.norm)
+    family = GENERATORS.get(model.g.name, key="model.g.name")
+    try:
+        G = family(latent_dim=model.latent_dim, shape=shape, width=model.g.width, norm=model.g.norm)
+    except ValueError as e:  # e.g. a resolution the family cannot build
+        raise ConfigError(f"model.g ({model.g.name}): {e}") from None
     return spectral_normalize(G) if model.g.spectral_norm else G
 
 
 def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
-    D = DISCRIMINATORS.get(model.d.name, key="model.d.name")(shape=shape, width=model.d.width, norm=model.d.norm)
+    family = DISCRIMINATORS.get(model.d.name, key="model.d.name")
+    try:
+        D = family(shape=shape, width=model.d.width, norm=model.d.norm)
+    except ValueError as e:
+        raise ConfigError(f"model.d ({model.d.name}): {e}") from None
     return spectral_normalize(D) if model.d.spectral_norm else D
 
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
-           "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "spectral_normalize"]
+           "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
+           "ResNetDiscriminator", "spectral_normalize"]
