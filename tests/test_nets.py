@@ -326,3 +326,19 @@ def test_resnet_matches_sngan_cifar_sizes():
     assert g == 4_276_739 and d == 1_053_825
     with pytest.raises(ValueError, match="norm=none"):
         ResNetDiscriminator((1, 28, 28), width=8, norm="batch")
+
+
+def test_minibatch_std_values_by_hand():
+    from gankit.nets._util import MinibatchStd
+
+    x = torch.tensor([[0.0, 2.0], [2.0, 2.0], [1.0, 5.0], [1.0, 1.0]])  # groups of 2 (not 4: shape check below)
+    out = MinibatchStd(group=2)(x)
+    # group g takes samples g, g+2 (view (G, B/G, F)): stds per feature (0.5, 1.5) and (0.5, 0.5)
+    assert_close(out[:, 2], torch.tensor([1.0, 0.5, 1.0, 0.5]), atol=1e-6, rtol=0)
+    assert_close(out[:, :2], x)
+    img = torch.randn(6, 3, 4, 4)  # 6 does not divide by 4: one group of the whole batch
+    out = MinibatchStd()(img)
+    assert out.shape == (6, 4, 4, 4)
+    assert_close(out[:, 3], img.std(0, unbiased=False).mean().expand(6, 4, 4), atol=1e-5, rtol=0)
+    identical = MinibatchStd()(torch.ones(8, 2, 3, 3))  # a collapsed batch has no spread
+    assert identical[:, 2].abs().max() < 1e-3

@@ -37,6 +37,7 @@ class NetConfig:
     name: str = "dcgan"            # a registered network family: mlp, dcgan
     width: int = 64                # base width; the family documents how layers scale with it
     norm: Literal["batch", "none"] = "batch"  # normalisation layers of the family (none: e.g. a WGAN-GP critic)
+    minibatch_std: bool = False    # discriminators: a minibatch standard deviation feature before the output (Karras et al. 2018)
     spectral_norm: bool = False    # spectral normalisation of every conv/linear weight (Miyato et al. 2018)
 
 
@@ -146,6 +147,7 @@ class Config:
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
+        _require(not self.model.g.minibatch_std, "model.g.minibatch_std", True, "applies to discriminators only")
         pen = self.penalty
         for key in ("gp", "r1", "clip"):
             _require(getattr(pen, key) >= 0, f"penalty.{key}", getattr(pen, key), "must be >= 0")

@@ -17,6 +17,8 @@ given (float32 for Inception features); here everything is float64.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -69,7 +71,7 @@ def sqrtm_psd(sigma) -> np.ndarray:
 
 
 def _congruence_lower(f: np.ndarray, s: np.ndarray, blocks: int = 8) -> np.ndarray:
-    """The lower triangle of fᵀ s f for symmetric ``s`` (the strict upper triangle is left unset).
+    """The lower triangle of fᵀ s f (entries above the diagonal blocks are left at 0).
 
     ``eigvalsh(..., UPLO="L")`` reads only the lower triangle, i.e. it decomposes the exactly symmetric
     matrix defined by it; the lower triangle is all that is computed here. The second product is
@@ -77,9 +79,9 @@ def _congruence_lower(f: np.ndarray, s: np.ndarray, blocks: int = 8) -> np.ndarr
     """
     a = f.T @ s
     d = a.shape[0]
-    out = np.empty((d, d))
+    out = np.zeros((d, d))
     edges = np.linspace(0, d, min(blocks, d) + 1).astype(int)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         out[lo:hi, :hi] = a[lo:hi] @ f[:, :hi]
     return out
 
@@ -90,18 +92,17 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
     FID = |mu1 − mu2|² + tr Σ1 + tr Σ2 − 2 tr((√Σ1 Σ2 √Σ1)^½).
 
     The last trace is the sum of the square roots of the eigenvalues of the symmetric PSD matrix
-    √Σ1 Σ2 √Σ1 (which has the eigenvalues of Σ1 Σ2), from ``np.linalg.eigvalsh``, negative eigenvalues
-    set to zero. The matrix is made exactly symmetric by computing only its lower triangle, the part
-    ``eigvalsh`` reads (the inputs Σ are symmetrised first). Without ``sqrt_sigma1``, when Σ1 is positive definite,
-    the matrix used is Lᵀ Σ2 L with Σ1 = L Lᵀ (Cholesky), which is similar to √Σ1 Σ2 √Σ1 (same
-    eigenvalues) and about twice as fast overall as an eigendecomposition of Σ1; when the Cholesky
-    factorisation fails (singular Σ1) the root comes from ``sqrtm_psd``. Nothing here can go complex
-    or NaN, so singular covariances and fewer samples than dimensions are fine; non-finite inputs are
-    a ``ValueError``.
+    √Σ1 Σ2 √Σ1 (it has the eigenvalues of Σ1 Σ2), from ``np.linalg.eigvalsh``, negative eigenvalues
+    set to zero. Only the lower triangle of that matrix is computed, the part ``eigvalsh`` reads, so
+    the matrix decomposed is exactly symmetric (Σ2 is used as given: covariances from ``np.cov`` or
+    ``RunningStats`` are exactly symmetric). Nothing here can go complex or NaN, so singular
+    covariances and fewer samples than dimensions are fine; non-finite inputs are a ``ValueError``.
 
     ``sqrt_sigma1``: ``sqrtm_psd(sigma1)`` when the caller has it cached (reference statistics that are
-    compared against many times), which saves the factorisation of Σ1; it is not checked against
-    ``sigma1``.
+    compared against many times); it is not checked against ``sigma1``. Without it, when Σ1 is
+    positive definite, Lᵀ Σ2 L with Σ1 = L Lᵀ (Cholesky) is used instead of √Σ1 Σ2 √Σ1: it has the
+    same eigenvalues and costs far less than an eigendecomposition of Σ1. When the Cholesky
+    factorisation fails (singular Σ1) the root comes from ``sqrtm_psd``.
 
     Scalars are accepted for 1-D Gaussians (``mu`` and the variance).
 
@@ -120,6 +121,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
     if m1.shape != m2.shape:
         raise ValueError(f"mu1 and mu2 differ in length: {m1.shape[0]} vs {m2.shape[0]}")
     d = m1.shape[0]
+    if d == 0:
+        raise ValueError("mu1 and mu2 are empty")
     for name, s in (("sigma1", s1), ("sigma2", s2)):
         if s.shape != (d, d):
             raise ValueError(f"{name} must be ({d}, {d}) to match the means, got shape {s.shape}")
@@ -127,25 +130,25 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1=None) -> float:
         r1 = np.atleast_2d(_np64(sqrt_sigma1, "sqrt_sigma1"))
         if r1.shape != (d, d):
             raise ValueError(f"sqrt_sigma1 must be ({d}, {d}), got shape {r1.shape}")
-    for name, a in (("mu1", m1), ("mu2", m2), ("sigma1", s1), ("sigma2", s2)) + \
-            ((("sqrt_sigma1", r1),) if sqrt_sigma1 is not None else ()):
-        if not np.isfinite(a).all():
+    else:
+        r1 = None
+    for name, a in (("mu1", m1), ("mu2", m2), ("sigma1", s1), ("sigma2", s2), ("sqrt_sigma1", r1)):
+        if a is not None and not np.isfinite(a).all():
             raise ValueError(f"{name} has non-finite entries")
-    if sqrt_sigma1 is None:
+    f = r1
+    if f is None:
         try:  # Σ1 = L Lᵀ: Lᵀ Σ2 L is similar to √Σ1 Σ2 √Σ1, at a fraction of the cost of eigh
             f = np.linalg.cholesky((s1 + s1.T) / 2)
         except np.linalg.LinAlgError:  # singular Σ1
             f = sqrtm_psd(s1)
-    else:
-        f = r1
-    ev = np.linalg.eigvalsh(_congruence_lower(f, (s2 + s2.T) / 2), UPLO="L")
+    ev = np.linalg.eigvalsh(_congruence_lower(f, s2), UPLO="L")
     tr_covmean = float(np.sqrt(np.clip(ev, 0.0, None)).sum())
     diff = m1 - m2
     mean_term = float(diff @ diff)
     tr1, tr2 = float(np.trace(s1)), float(np.trace(s2))
     fid = mean_term + tr1 + tr2 - 2.0 * tr_covmean
     if fid < 0:
-        delta = d * np.finfo(np.float64).eps * max(float(np.abs(ev).max()), 0.0)
+        delta = d * np.finfo(np.float64).eps * float(np.abs(ev).max())
         near_zero = int((np.abs(ev) <= delta).sum())
         if fid > -(1e-8 * (abs(tr1) + abs(tr2) + mean_term) + 2.0 * near_zero * np.sqrt(delta)):
             fid = 0.0
@@ -339,7 +342,8 @@ def class_coverage(pred_fake, real_hist=None, num_classes: int | None = None) ->
             num_classes = pred.shape[1]
         pred = pred.argmax(1)
     if pred.ndim != 1 or pred.size == 0:
-        raise ValueError(f"pred_fake must be (N,) class indices or (N, K) probabilities, got shape {np.shape(pred_fake)}")
+        raise ValueError("pred_fake must be (N,) class indices or (N, K) probabilities, "
+                         f"got shape {np.shape(pred_fake)}")
     if pred.dtype.kind == "f":
         if not np.all(pred == np.round(pred)):
             raise ValueError("pred_fake holds non-integer class indices")

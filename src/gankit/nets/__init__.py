@@ -43,7 +43,8 @@ def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Modul
 def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
     family = DISCRIMINATORS.get(model.d.name, key="model.d.name")
     try:
-        D = family(shape=shape, width=model.d.width, norm=model.d.norm)
+        extra = {"minibatch_std": True} if model.d.minibatch_std else {}
+        D = family(shape=shape, width=model.d.width, norm=model.d.norm, **extra)
     except ValueError as e:
         raise ConfigError(f"model.d ({model.d.name}): {e}") from None
     return spectral_normalize(D) if model.d.spectral_norm else D

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from . import DISCRIMINATORS, GENERATORS
-from ._util import unconditional
+from ._util import MinibatchStd, unconditional
 
 
 def _layout(resolution: int) -> tuple[int, int]:
@@ -72,7 +72,8 @@ class DCGANGenerator(nn.Module):
 
 @DISCRIMINATORS.register("dcgan")
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "batch"):
+    def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "batch",
+                 minibatch_std: bool = False):
         super().__init__()
         c, h, w = shape
         if h != w:
@@ -85,7 +86,9 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(stages - 1):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not bn), *_norm(ch * 2, bn), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers.append(nn.Conv2d(ch, 1, base, 1, 0))
+        if minibatch_std:
+            layers.append(MinibatchStd())
+        layers.append(nn.Conv2d(ch + minibatch_std, 1, base, 1, 0))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from . import DISCRIMINATORS, GENERATORS
-from ._util import unconditional
+from ._util import MinibatchStd, unconditional
 
 
 @GENERATORS.register("mlp")
@@ -41,14 +41,16 @@ class MLPGenerator(nn.Module):
 
 @DISCRIMINATORS.register("mlp")
 class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], width: int = 128, norm: str = "none"):
+    def __init__(self, shape: tuple[int, int, int], width: int = 128, norm: str = "none",
+                 minibatch_std: bool = False):
         super().__init__()
         self.shape = tuple(shape)  # the seed's D has no normalisation; ``norm`` is accepted for a uniform interface
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(self.shape), 4 * width), nn.LeakyReLU(0.2, inplace=True),
             nn.Linear(4 * width, 2 * width), nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(2 * width, 1),
+            *([MinibatchStd()] if minibatch_std else []),
+            nn.Linear(2 * width + minibatch_std, 1),
         )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

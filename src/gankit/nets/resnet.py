@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import DISCRIMINATORS, GENERATORS
-from ._util import unconditional
+from ._util import MinibatchStd, unconditional
 from .dcgan import _layout
 
 
@@ -80,7 +80,8 @@ class ResNetGenerator(nn.Module):
 
 @DISCRIMINATORS.register("resnet")
 class ResNetDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], width: int = 128, norm: str = "none"):
+    def __init__(self, shape: tuple[int, int, int], width: int = 128, norm: str = "none",
+                 minibatch_std: bool = False):
         super().__init__()
         c, h, w = shape
         if h != w:
@@ -94,9 +95,10 @@ class ResNetDiscriminator(nn.Module):
         blocks += [_DownBlock(width, width, down=True) for _ in range(max(0, stages - 2))]
         blocks += [_DownBlock(width, width, down=False) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.linear = nn.Linear(width, 1)
+        self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()
+        self.linear = nn.Linear(width + minibatch_std, 1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         unconditional(y, "ResNetDiscriminator")
         h = F.relu(self.blocks(x)).sum((2, 3))  # global sum pooling, (B, width)
-        return self.linear(h).squeeze(1)  # (B,) logits
+        return self.linear(self.mbstd(h)).squeeze(1)  # (B,) logits
