@@ -139,14 +139,18 @@ def test_missing_weights_error_names_every_place(no_weights, tmp_path, monkeypat
     assert "\n" not in msg
     assert str(hub_file) in msg and WEIGHTS_ENV in msg and "--inception-weights" in msg and WEIGHTS_NAME in msg
 
-    given, env = tmp_path / "given.pth", tmp_path / "env.pth"
+    env = tmp_path / "env.pth"
     monkeypatch.setenv(WEIGHTS_ENV, str(env))
     with pytest.raises(GankitError) as e:
-        load_fid_inception(given)
+        load_fid_inception()
     msg = str(e.value)
     assert "\n" not in msg
-    assert str(given) in msg and str(env) in msg and str(hub_file) in msg
-    assert msg.index(str(given)) < msg.index(str(env)) < msg.index(str(hub_file))
+    assert str(env) in msg and str(hub_file) in msg and msg.index(str(env)) < msg.index(str(hub_file))
+
+    given = tmp_path / "given.pth"  # a path typed by the user must exist: no silent fall-back
+    env.write_bytes(b"x")
+    with pytest.raises(GankitError, match="given.pth' does not exist"):
+        find_inception_weights(given)
 
 
 def test_search_order(no_weights, tmp_path, monkeypatch):

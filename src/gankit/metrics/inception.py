@@ -244,7 +244,7 @@ def _hub_weights_path() -> Path:
 
 
 def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
-    """The FID Inception weight file, never downloaded. Looked for, in order, at ``path`` (if given),
+    """The FID Inception weight file, never downloaded: ``path`` if given (it must exist); otherwise
     ``$GANKIT_INCEPTION_WEIGHTS`` (if set) and torch hub's ``checkpoints/pt_inception-2015-12-05-6726825d.pth``
     (where pytorch-fid caches it); the first existing file wins. Raises :class:`GankitError` naming
     every place looked when there is none.
@@ -252,8 +252,10 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
     places: list[Path] = []
     looked: list[str] = []
     if path is not None and str(path) != "":
-        places.append(Path(path).expanduser())
-        looked.append(f"given path {places[-1]}")
+        given = Path(path).expanduser()
+        if not given.is_file():  # a path the user typed must exist: falling back would hide the typo
+            raise GankitError(f"--inception-weights {str(given)!r} does not exist")
+        return given
     env = os.environ.get(WEIGHTS_ENV)
     if env:
         places.append(Path(env).expanduser())
@@ -266,7 +268,8 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
     for p in places:
         if p.is_file():
             return p
-    raise GankitError(f"FID Inception weights {WEIGHTS_NAME} not found (looked at: {"; ".join(looked)}); copy "
+    where = "; ".join(looked)
+    raise GankitError(f"FID Inception weights {WEIGHTS_NAME} not found (looked at: {where}); copy "
                       f"pytorch-fid's {WEIGHTS_NAME} to {hub}, set ${WEIGHTS_ENV}=PATH, or pass "
                       f"--inception-weights PATH")
 
