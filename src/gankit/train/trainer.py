@@ -274,11 +274,11 @@ class Trainer:
             self.save(periodic=bool(t.checkpoint_every) and self.step % t.checkpoint_every == 0)
             final = self.sample_grid("final", writer)
         finally:
+            self._seconds_before, self._session_start = self.train_seconds, None
             restore()
             bar.close()
             writer.close()
         session = time.perf_counter() - t_start
-        self._seconds_before, self._session_start = self.train_seconds, None
         return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
                 "seconds": session, "img_per_s": (self.step - start_step) * real_per_step / max(session, 1e-9),
                 "train_seconds": self._seconds_before, "final_grid": str(final),
