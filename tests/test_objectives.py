@@ -273,3 +273,23 @@ def test_instance_noise_anneals_to_zero(tmp_path):
         game._iterations = it
         game._D(zeros)
         assert seen[-1] == pytest.approx(want, rel=0.05, abs=1e-9)
+
+
+def test_feature_matching_matches_mean_hidden_features(tmp_path):
+    from gankit.api import prepare_training
+
+    tr = prepare_training("gan-digits", ["tricks.feature_matching=true", "train.progress=false"], out=tmp_path / "r")
+    game = tr.game
+    phases = game.phases(1)
+    assert phases[1].data  # the G phase takes a real batch
+    real, _ = tr.data.batch(tr.sampler.next())
+    torch.manual_seed(3)
+    game.run_phase(phases[0], (real, None), phases[1])
+    fake = game._fake.detach()
+    d_grads = [p.grad.clone() for p in game.D.parameters()]
+    want = (game.D.features(real).mean(0) - game.D.features(fake).mean(0)).pow(2).sum()
+    stats = game.run_phase(phases[1], (real, None), None)
+    torch.testing.assert_close(stats["loss/G"], want.detach())
+    for before, p in zip(d_grads, game.D.parameters(), strict=True):  # the G phase adds nothing to D's grads
+        torch.testing.assert_close(p.grad, before, rtol=0, atol=0)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in game.G.parameters() if p.requires_grad)

@@ -69,6 +69,7 @@ class TricksConfig:
     label_smoothing: float = 0.0   # one-sided: real targets 1 - s in the cross-entropy D loss (Salimans et al. 2016)
     instance_noise: float = 0.0    # std of Gaussian noise added to every image D sees (0: off)
     instance_noise_steps: int = 0  # anneal that std linearly to 0 over this many steps (0: keep it constant)
+    feature_matching: bool = False  # G matches the mean of D's last hidden features on real data (Salimans et al. 2016)
     diffaugment: str = ""          # DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020)
 
 

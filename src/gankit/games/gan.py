@@ -46,7 +46,8 @@ class GANGame:
 
     # -- the iteration ------------------------------------------------------------------------
     def phases(self, d_steps: int) -> list[Phase]:
-        return [Phase("D", "D", True)] * d_steps + [Phase("G", "G", False)]
+        # feature matching compares with real data, so the G phase then takes a batch too
+        return [Phase("D", "D", True)] * d_steps + [Phase("G", "G", self.tricks.feature_matching)]
 
     def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
@@ -57,7 +58,8 @@ class GANGame:
             self._batch_size = real.shape[0]
             return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G")
         if phase.name == "G":
-            return self._g_phase(self._batch_size, self.G_device())
+            real = batch[0] if batch is not None else None
+            return self._g_phase(self._batch_size, self.G_device(), real)
         raise ValueError(f"unknown phase {phase.name!r}")
 
     def G_device(self) -> torch.device:
@@ -95,22 +97,29 @@ class GANGame:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
         return stats
 
-    def _g_phase(self, batch_size: int, device) -> dict[str, torch.Tensor]:
+    def _g_phase(self, batch_size: int, device, real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         fake, self._fake = self._fake, None
         if fake is None:
             fake = self.G(self.noise(batch_size, device=device))
         self._iterations += 1
         self.D.requires_grad_(False)
         try:
-            fake_out = self._D(fake)
-            loss = self.objective.g_loss(fake_out=fake_out)
+            if real is not None:  # feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer
+                with torch.no_grad():
+                    target = self.D.features(self._view(real)).mean(0)
+                loss = (self.D.features(self._view(fake)).mean(0) - target).pow(2).sum()
+            else:
+                loss = self.objective.g_loss(fake_out=self._D(fake))
             loss.backward()
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach()}
 
     def _D(self, x: torch.Tensor) -> torch.Tensor:
-        """D on what it is shown: DiffAugment and instance noise, identically for real and fake."""
+        return self.D(self._view(x))
+
+    def _view(self, x: torch.Tensor) -> torch.Tensor:
+        """What D is shown: DiffAugment and instance noise, identically for real and fake."""
         if self._augment:
             x = diff_augment(x, self._augment)
         sigma = self.tricks.instance_noise
@@ -119,7 +128,7 @@ class GANGame:
                 sigma *= max(0.0, 1.0 - self._iterations / self.tricks.instance_noise_steps)
             if sigma > 0:
                 x = x + sigma * torch.randn_like(x)
-        return self.D(x)
+        return x
 
     def after_step(self, phase: Phase) -> None:
         """Constraints applied after a player's optimizer step (WGAN weight clipping)."""

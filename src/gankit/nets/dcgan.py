@@ -95,3 +95,10 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         unconditional(y, "DCGANDiscriminator")
         return self.net(x).flatten()  # (B,) logits
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden activations (before any minibatch-std layer), flattened: (B, F)."""
+        body = [m for m in self.net[:-1] if not isinstance(m, MinibatchStd)]
+        for m in body:
+            x = m(x)
+        return x.flatten(1)

@@ -56,3 +56,10 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         unconditional(y, "MLPDiscriminator")
         return self.net(x).squeeze(1)  # (B,) logits
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden activations (before any minibatch-std layer): (B, 2 * width)."""
+        for m in self.net[:-1]:
+            if not isinstance(m, MinibatchStd):
+                x = m(x)
+        return x

@@ -100,5 +100,8 @@ class ResNetDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         unconditional(y, "ResNetDiscriminator")
-        h = F.relu(self.blocks(x)).sum((2, 3))  # global sum pooling, (B, width)
-        return self.linear(self.mbstd(h)).squeeze(1)  # (B,) logits
+        return self.linear(self.mbstd(self.features(x))).squeeze(1)  # (B,) logits
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally sum-pooled activations of the last block: (B, width)."""
+        return F.relu(self.blocks(x)).sum((2, 3))
