@@ -1,4 +1,4 @@
-"""The standard two-player game: G(z) against D(x), any objective of the cross-entropy family.
+"""The standard two-player game: G(z) against D(x), with any registered objective, penalty and trick.
 
 One iteration is ``d_steps`` discriminator phases and one generator phase (Goodfellow et al. 2014,
 Algorithm 1). Lean by construction: in the last D phase, G's forward pass runs with autograd on and

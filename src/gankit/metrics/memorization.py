@@ -15,17 +15,17 @@ from dataclasses import dataclass
 
 import torch
 
+from .functional import _sq_dists
+
 
 def nearest_neighbours(query: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """Euclidean distance from each row of ``query`` to its nearest row of ``ref``, and that row's index."""
     q, r = query.flatten(1).double(), ref.flatten(1).double()
-    r_sq = (r * r).sum(1)
+    q_sq, r_sq = (q * q).sum(1), (r * r).sum(1)
     dist, idx = [], []
     for s in range(0, len(q), chunk):
-        qs = q[s:s + chunk]
-        d2 = (qs * qs).sum(1, keepdim=True) - 2 * qs @ r.T + r_sq  # (chunk, M)
-        m, i = d2.min(1)
-        dist.append(m.clamp_min(0).sqrt())
+        m, i = _sq_dists(q[s:s + chunk], q_sq[s:s + chunk], r, r_sq).min(1)  # (chunk, M) -> nearest
+        dist.append(m.sqrt())
         idx.append(i)
     return torch.cat(dist), torch.cat(idx)
 
