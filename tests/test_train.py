@@ -248,3 +248,10 @@ def test_time_budget_stops_with_a_final_checkpoint(tmp_path, fast):
     assert 1 <= summary["steps"] < 100000 and summary["train_seconds"] >= 0.5
     assert load_checkpoint(tmp_path / "run")["step"] == summary["steps"]
     assert (tmp_path / "run" / "samples" / "final.png").is_file()
+
+
+def test_cpu_clock_budget_counts_process_cpu_time(tmp_path, fast):
+    summary = train("gan-digits", fast + ["train.steps=100000", "train.max_seconds=0.4", "train.clock=cpu"],
+                    out=tmp_path / "run")
+    assert 1 <= summary["steps"] < 100000 and summary["cpu_seconds"] >= 0.4
+    assert load_checkpoint(tmp_path / "run")["cpu_seconds"] >= 0.4

@@ -95,6 +95,7 @@ class TrainConfig:
     batch_size: int = 64
     d_steps: int = 1               # discriminator updates per generator update
     max_seconds: float = 0.0       # stop (with the usual final checkpoint and grid) after this much training time (0: no limit)
+    clock: Literal["wall", "cpu"] = "wall"  # what max_seconds counts: wall time, or this process's CPU time (fair on a shared machine)
     sample_every: int = 250        # write a grid from the fixed noise batch every N steps (0: never)
     checkpoint_every: int = 1000   # write checkpoints/step-N.pt and last.pt every N steps (0: only at the end)
     keep_checkpoints: int = 3      # periodic checkpoints kept besides last.pt (-1: all)

@@ -94,7 +94,9 @@ class Trainer:
         self.step = 0
         self.images_seen = 0
         self._seconds_before = 0.0  # training time of earlier sessions of this run
+        self._cpu_before = 0.0      # and their CPU time (all threads of the process)
         self._session_start: float | None = None
+        self._session_cpu_start = 0.0
         self.last_checkpoint: Path | None = None
         self.best: dict[str, Any] = {}  # {"metric", "value", "step"} of checkpoints/best.pt
         self._extractor = None
@@ -118,6 +120,7 @@ class Trainer:
             "step": self.step,
             "images_seen": self.images_seen,
             "train_seconds": self.train_seconds,
+            "cpu_seconds": self.cpu_seconds,
             "players": {k: m.state_dict() for k, m in self.players.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "ema": {k: e.state_dict() for k, e in self.ema.items()},
@@ -145,12 +148,24 @@ class Trainer:
         self.step = int(state["step"])
         self.images_seen = int(state["images_seen"])
         self._seconds_before = float(state.get("train_seconds", 0.0))
+        self._cpu_before = float(state.get("cpu_seconds", 0.0))
         set_rng_state(state["rng"])
 
     @property
     def train_seconds(self) -> float:
         running = time.perf_counter() - self._session_start if self._session_start is not None else 0.0
         return self._seconds_before + running
+
+    @property
+    def cpu_seconds(self) -> float:
+        running = time.process_time() - self._session_cpu_start if self._session_start is not None else 0.0
+        return self._cpu_before + running
+
+    def _budget_spent(self) -> bool:
+        t = self.cfg.train
+        if t.max_seconds <= 0:
+            return False
+        return (self.cpu_seconds if t.clock == "cpu" else self.train_seconds) >= t.max_seconds
 
     def save(self, periodic: bool = False) -> Path:
         bad = [f"{name}.{pname}" for name, m in self.players.items() for pname, p in m.named_parameters()
@@ -230,6 +245,7 @@ class Trainer:
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not t.progress, dynamic_ncols=True,
                    desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
         start_step = self.step
+        self._session_cpu_start = time.process_time()
         t_start = self._session_start = time.perf_counter()
         w_step, w_time = self.step, t_start
         try:
@@ -250,7 +266,7 @@ class Trainer:
                         collector.report(k, v)
                 self.step += 1
                 self.images_seen += real_per_step
-                last_step = self.step == t.steps or (t.max_seconds > 0 and self.train_seconds >= t.max_seconds)
+                last_step = self.step == t.steps or self._budget_spent()
                 if check_every_step or self.step % t.log_every == 0 or last_step:
                     self._check_finite(collector)
                 if self.step % t.log_every == 0 or last_step:
@@ -274,14 +290,15 @@ class Trainer:
             self.save(periodic=bool(t.checkpoint_every) and self.step % t.checkpoint_every == 0)
             final = self.sample_grid("final", writer)
         finally:
-            self._seconds_before, self._session_start = self.train_seconds, None
+            self._seconds_before, self._cpu_before = self.train_seconds, self.cpu_seconds
+            self._session_start = None
             restore()
             bar.close()
             writer.close()
         session = time.perf_counter() - t_start
         return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
                 "seconds": session, "img_per_s": (self.step - start_step) * real_per_step / max(session, 1e-9),
-                "train_seconds": self._seconds_before, "final_grid": str(final),
+                "train_seconds": self._seconds_before, "cpu_seconds": self._cpu_before, "final_grid": str(final),
                 "checkpoint": str(self.last_checkpoint)}
 
     def _check_finite(self, collector: Collector) -> None:
