@@ -255,3 +255,18 @@ def test_cpu_clock_budget_counts_process_cpu_time(tmp_path, fast):
                     out=tmp_path / "run")
     assert 1 <= summary["steps"] < 100000 and summary["cpu_seconds"] >= 0.4
     assert load_checkpoint(tmp_path / "run")["cpu_seconds"] >= 0.4
+
+
+def test_fp16_on_cpu_is_a_clear_config_error(tmp_path, fast):
+    with pytest.raises(ConfigError, match="train.precision: 'fp16' needs a CUDA device"):
+        train("gan-digits", fast + ["train.precision=fp16", "train.device=cpu"], out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path, fast):
+    summary = train("gan-digits", fast + ["train.steps=3", "train.precision=bf16", "train.channels_last=true",
+                                          "model.g.name=dcgan", "model.d.name=dcgan", "model.g.width=8",
+                                          "model.d.width=8"], out=tmp_path / "run")
+    assert summary["steps"] == 3
+    G = load_checkpoint(tmp_path / "run")["players"]["G"]
+    assert all(torch.isfinite(t).all() and t.dtype == torch.float32 for t in G.values() if t.is_floating_point())

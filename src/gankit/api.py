@@ -43,6 +43,13 @@ def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), o
         return Trainer(cfg, run_dir, resume_state=state)
     cfg = load_config(preset or DEFAULT_PRESET, overrides)
     run_dir = Path(out) if out is not None else default_run_dir(preset)
+    if out is None:  # under torchrun, every process must use rank 0's time-stamped directory
+        from .train import distributed as ddp
+
+        info = ddp.dist_info()
+        if info.enabled:
+            ddp.init_distributed(ddp.process_device(resolve_device(cfg.train.device), info))
+            run_dir = ddp.broadcast_object(run_dir, info)
     if (run_dir / "checkpoints" / "last.pt").exists():
         raise ConfigError(f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
                           f"or choose another --out")

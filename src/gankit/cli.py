@@ -58,14 +58,24 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_train(args) -> int:
     from .api import prepare_training
 
-    trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device)
-    print(f"run directory: {trainer.run_dir}  (device {trainer.device}, {len(trainer.data)} images "
-          f"{'x'.join(map(str, trainer.data.shape))}, step {trainer.step} -> {trainer.cfg.train.steps})",
-          file=sys.stderr)
-    r = trainer.fit()
-    print(f"done: {r['steps']} steps, {r['images_seen'] / 1000:.1f}k images seen; this session "
-          f"{r['seconds']:.0f} s at {r['img_per_s']:.0f} img/s\nfinal grid: {r['final_grid']}\n"
-          f"checkpoint: {r['checkpoint']}")
+    from .train.distributed import shutdown
+
+    try:
+        trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device)
+        d, t = trainer.dist, trainer.cfg.train
+        if trainer.is_main:
+            procs = (f", {d.world_size} processes x batch {t.batch_size} = global batch {d.world_size * t.batch_size}"
+                     if d.enabled else "")
+            print(f"run directory: {trainer.run_dir}  (device {trainer.device}{procs}, {len(trainer.data)} images "
+                  f"{'x'.join(map(str, trainer.data.shape))}, step {trainer.step} -> {t.steps})", file=sys.stderr)
+        r = trainer.fit()
+    finally:
+        shutdown()
+    if trainer.is_main:
+        per_proc = f" ({r['img_per_s'] / r['processes']:.0f} per process)" if r["processes"] > 1 else ""
+        print(f"done: {r['steps']} steps, {r['images_seen'] / 1000:.1f}k images seen; this session "
+              f"{r['seconds']:.0f} s at {r['img_per_s']:.0f} img/s{per_proc}\nfinal grid: {r['final_grid']}\n"
+              f"checkpoint: {r['checkpoint']}")
     return 0
 
 

@@ -102,8 +102,12 @@ class TrainConfig:
     log_every: int = 10            # metrics.jsonl / TensorBoard / progress bar every N steps
     grid_size: int = 64            # images in each sample grid
     ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
-    device: str = "auto"           # auto | cpu | cuda | cuda:N
-    threads: int = 0               # torch intra-op threads on CPU (0: torch's default)
+    device: str = "auto"           # auto | cpu | cuda | cuda:N (under torchrun: each process takes cuda:LOCAL_RANK)
+    threads: int = 0               # torch intra-op threads on CPU (0: the cores, shared among the processes of this machine)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for training steps; auto: bf16 on CUDA where supported, fp32 on CPU; fp16 adds a gradient scaler per player
+    channels_last: bool = False    # NHWC memory format for the players' convolutions and the batches
+    compile: bool = False          # torch.compile the players' training forward passes
+    sync_batchnorm: bool = False   # under DDP on CUDA: BatchNorm statistics over the global batch (default: each process's own batch)
     tensorboard: bool = True
     progress: bool = True
 

@@ -43,6 +43,21 @@ class GANGame:
         self._iterations = 0  # counts G phases, for the instance-noise schedule
         self._fake: torch.Tensor | None = None
         self._batch_size = 64
+        # what the training forward passes call: the players themselves, or wrappers the trainer
+        # installs (DistributedDataParallel, torch.compile); D's frozen forward in the G phase needs
+        # no gradient synchronisation, so it never goes through DDP
+        self._G_train, self._D_train, self._D_frozen = self.G, self.D, self.D
+        self.grad_scalers: dict = {}  # player -> torch.amp.GradScaler (fp16 training), set by the trainer
+
+    def wrap_players(self, wrap) -> None:
+        """Route training forwards through ``wrap(name, module, trainable)`` (see Trainer)."""
+        self._G_train = wrap("G", self.G, True)
+        self._D_train = wrap("D", self.D, True)
+        self._D_frozen = wrap("D", self.D, False)
+
+    def _backward(self, loss: torch.Tensor, player: str) -> None:
+        scaler = self.grad_scalers.get(player)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
 
     # -- the iteration ------------------------------------------------------------------------
     def phases(self, d_steps: int) -> list[Phase]:
@@ -73,25 +88,25 @@ class GANGame:
             real = real.detach().requires_grad_(True)
         z = self.noise(real.shape[0], device=real.device)
         with torch.set_grad_enabled(keep_fake):
-            fake = self.G(z)
+            fake = self._G_train(z)
         self._fake = fake if keep_fake else None
         fake = fake.detach()
         if self._joint_d_batch:
-            real_out, fake_out = self._D(torch.cat([real, fake])).split(real.shape[0])
+            real_out, fake_out = self._D(torch.cat([real, fake])).float().split(real.shape[0])
         else:
-            real_out, fake_out = self._D(real), self._D(fake)
+            real_out, fake_out = self._D(real).float(), self._D(fake).float()
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
         if pen.gp > 0:
-            gp = gradient_penalty(self.D, real, fake)
+            gp = gradient_penalty(self._D_train, real, fake)
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
         if r1_now:
             r1 = input_gradient_sq_norm(real_out, real)
             loss = loss + (0.5 * pen.r1 * pen.r1_every) * r1
             stats["penalty/r1"] = r1.detach()
-        loss.backward()
+        self._backward(loss, "D")
         p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
         if p_real is not None:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
@@ -100,23 +115,23 @@ class GANGame:
     def _g_phase(self, batch_size: int, device, real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         fake, self._fake = self._fake, None
         if fake is None:
-            fake = self.G(self.noise(batch_size, device=device))
+            fake = self._G_train(self.noise(batch_size, device=device))
         self._iterations += 1
         self.D.requires_grad_(False)
         try:
             if real is not None:  # feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer
                 with torch.no_grad():
                     target = self.D.features(self._view(real)).mean(0)
-                loss = (self.D.features(self._view(fake)).mean(0) - target).pow(2).sum()
+                loss = (self.D.features(self._view(fake)).mean(0).float() - target.float()).pow(2).sum()
             else:
-                loss = self.objective.g_loss(fake_out=self._D(fake))
-            loss.backward()
+                loss = self.objective.g_loss(fake_out=self._D_frozen(self._view(fake)).float())
+            self._backward(loss, "G")
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach()}
 
     def _D(self, x: torch.Tensor) -> torch.Tensor:
-        return self.D(self._view(x))
+        return self._D_train(self._view(x))
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown: DiffAugment and instance noise, identically for real and fake."""

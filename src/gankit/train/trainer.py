@@ -4,6 +4,8 @@ run resumes bit-exactly. Nothing model-specific lives here.
 """
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import os
 import random
@@ -24,9 +26,15 @@ from ..data import BatchSampler, ImageData, load_data
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..games import GAMES
 from ..utils.images import make_grid, save_image_grid
+from . import distributed as ddp
 from .ema import EMA
 from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
 from .stats import Collector, MetricsWriter
+
+
+from torch.nn.parallel import DistributedDataParallel  # noqa: E402
+
+_DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
 
 
 class Interrupted(Exception):
@@ -55,6 +63,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.precision`` on ``device`` (None: plain float32)."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if name == "fp32":
+        return None
+    if name == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.precision: 'fp16' needs a CUDA device, not {device.type}; "
+                          f"use fp32 (or bf16) on the CPU")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("train.precision: this GPU does not support bf16; use fp16 or fp32")
+    return torch.bfloat16 if name == "bf16" else torch.float16
+
+
 def build_optimizer(params, cfg: OptimConfig, device: torch.device) -> torch.optim.Optimizer:
     if cfg.name == "rmsprop":  # WGAN's choice
         return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps,
@@ -68,12 +90,22 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path, resume_state: dict[str, Any] | None = None,
                  data: ImageData | None = None):
         self.cfg = cfg
+        t = cfg.train
         self.run_dir = Path(run_dir)
-        self.device = resolve_device(cfg.train.device)
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
+        self.dist = ddp.dist_info()
+        self.device = ddp.process_device(resolve_device(t.device), self.dist)
+        ddp.init_distributed(self.device)
+        self.is_main = self.dist.is_main
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        elif self.dist.enabled and self.device.type == "cpu":  # processes on one machine share its cores
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.dist.local_world_size))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+        self.amp_dtype = resolve_precision(t.precision, self.device)
+        if t.sync_batchnorm and self.dist.enabled and self.device.type != "cuda":
+            raise ConfigError("train.sync_batchnorm: PyTorch's SyncBatchNorm runs on CUDA only; on the CPU each "
+                              "process normalises with its own batch (leave it off)")
         seed_everything(cfg.seed)
 
         data = data if data is not None else load_data(cfg.data)
@@ -83,12 +115,23 @@ class Trainer:
         self.game = GAMES.get(cfg.game, key="game")(cfg, data.shape, data.num_classes)
         self.players: dict[str, nn.Module] = self.game.players
         for m in self.players.values():
-            m.to(self.device)
+            m.to(self.device, memory_format=torch.channels_last) if t.channels_last else m.to(self.device)
+        if self.dist.enabled and t.sync_batchnorm:
+            for m in self.players.values():
+                nn.SyncBatchNorm.convert_sync_batchnorm(m)  # replaces the BatchNorm children in place
+        self._wrapped: dict[Any, nn.Module] = {}
+        if self.dist.enabled or t.compile:
+            self.game.wrap_players(self._wrap)  # DDP's constructor makes every rank start from rank 0's weights
         self.optimizers = {name: build_optimizer(m.parameters(), self._optim_cfg(name), self.device)
                            for name, m in self.players.items()}
-        self.ema = ({name: EMA(self.players[name], cfg.train.ema_decay) for name in self.game.generators}
-                    if cfg.train.ema_decay > 0 else {})
-        self.sampler = BatchSampler(len(data), cfg.train.batch_size, cfg.seed)
+        self.scalers = ({name: torch.amp.GradScaler("cuda") for name in self.players}
+                        if self.amp_dtype == torch.float16 else {})
+        self.game.grad_scalers = self.scalers
+        self.ema = ({name: EMA(self.players[name], t.ema_decay) for name in self.game.generators}
+                    if t.ema_decay > 0 else {})
+        if self.dist.rank:  # each process draws its own noise (rank 0 keeps the single-process stream)
+            seed_everything(cfg.seed + 104_729 * self.dist.rank)
+        self.sampler = BatchSampler(len(data), t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
         self.fixed_z = self.game.noise(cfg.train.grid_size,
                                        generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
         self.step = 0
@@ -104,6 +147,29 @@ class Trainer:
         if resume_state is not None:
             self._load_state(resume_state)
         self._stop_requested = False
+
+    def _wrap(self, name: str, module: nn.Module, trainable: bool) -> nn.Module:
+        """What a game's training forward of ``module`` goes through: DDP (trainable players, several
+        processes) and/or torch.compile. One DDP wrapper per player; D's frozen forward in the G phase
+        needs no gradient synchronisation and skips it."""
+        m = module
+        if trainable and self.dist.enabled:
+            if name not in self._wrapped:
+
+                # No buffer sync before each forward: BatchNorm's running statistics stay per process
+                # (a broadcast would also overwrite buffers autograd still needs when D sees real and
+                # fake batches in two forwards); rank 0's are the ones saved.
+                no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in _DDP_ARGS
+                           else {"broadcast_buffers": False})
+                self._wrapped[name] = DistributedDataParallel(
+                    module, device_ids=[self.device.index] if self.device.type == "cuda" else None, **no_sync)
+            m = self._wrapped[name]
+        if self.cfg.train.compile:
+            key = (name, trainable)
+            if key not in self._wrapped:
+                self._wrapped[key] = torch.compile(m)
+            m = self._wrapped[key]
+        return m
 
     def _optim_cfg(self, player: str) -> OptimConfig:
         cfg = getattr(self.cfg.optim, player.lower(), None)
@@ -127,8 +193,16 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "best": dict(self.best),
             "game": self.game.state_dict(),
+            "scalers": {k: sc.state_dict() for k, sc in self.scalers.items()},
             "rng": rng_state(),
         }
+
+    def _full_state(self) -> dict[str, Any]:
+        """state_dict plus every rank's random state (a collective: all ranks call it together)."""
+        state = self.state_dict()
+        if self.dist.enabled:
+            state["rng_ranks"] = ddp.gather_objects(state["rng"], self.dist)
+        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         try:
@@ -145,11 +219,21 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.best = dict(state.get("best", {}))
         self.game.load_state_dict(state.get("game", {}))
+        for k, sc in self.scalers.items():
+            if k in state.get("scalers", {}):
+                sc.load_state_dict(state["scalers"][k])
         self.step = int(state["step"])
         self.images_seen = int(state["images_seen"])
         self._seconds_before = float(state.get("train_seconds", 0.0))
         self._cpu_before = float(state.get("cpu_seconds", 0.0))
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) == self.dist.world_size:
+            set_rng_state(ranks[self.dist.rank])
+        else:  # another number of processes: exact continuation is impossible, fresh streams per rank
+            import warnings
+            warnings.warn(f"the checkpoint was written by {len(ranks)} process(es), this run has "
+                          f"{self.dist.world_size}: training continues, but not bit-exactly")
+            seed_everything(self.cfg.seed + 104_729 * self.dist.rank + 1_000_003 * self.step)
 
     @property
     def train_seconds(self) -> float:
@@ -168,24 +252,40 @@ class Trainer:
         return (self.cpu_seconds if t.clock == "cpu" else self.train_seconds) >= t.max_seconds
 
     def save(self, periodic: bool = False) -> Path:
+        """Write last.pt (and step-N.pt); under DDP every rank calls it and rank 0 writes."""
         bad = [f"{name}.{pname}" for name, m in self.players.items() for pname, p in m.named_parameters()
                if not torch.isfinite(p).all()]
         if bad:
             raise TrainingDiverged(f"non-finite weights in {bad[0]} at step {self.step}; not saving "
                                    f"over the last good checkpoint")
         ckpt_dir = self.run_dir / "checkpoints"
-        last = save_checkpoint(self.state_dict(), ckpt_dir / "last.pt")
+        state = self._full_state()
+        last = ckpt_dir / "last.pt"
+        try:
+            if self.is_main:
+                self._write(state, last, ckpt_dir, periodic)
+        finally:
+            self._written()
+        self.last_checkpoint = last
+        return last
+
+    def _write(self, state: dict[str, Any], last: Path, ckpt_dir: Path, periodic: bool) -> Path:
+        save_checkpoint(state, last)
         if periodic:
             keep = ckpt_dir / f"step-{self.step:07d}.pt"
             tmp = keep.with_name(keep.name + ".tmp")
             try:  # last.pt is replaced by rename next time, so a hard link is a stable copy
                 os.link(last, tmp)
             except OSError:
-                save_checkpoint(self.state_dict(), tmp)
+                save_checkpoint(state, tmp)
             os.replace(tmp, keep)
             self._apply_retention(ckpt_dir)
-        self.last_checkpoint = last
         return last
+
+    def _written(self) -> None:
+        """Under DDP, no rank leaves a save before rank 0's file is on disk."""
+        if self.dist.enabled:
+            torch.distributed.barrier()
 
     def _apply_retention(self, ckpt_dir: Path) -> None:
         k = self.cfg.train.keep_checkpoints
@@ -232,33 +332,45 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         cfg, t = self.cfg, self.cfg.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
-        writer = MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
+        main = self.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
+        writer = (MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
+                  if main else None)
         collector = Collector()
         phases = self.game.phases(t.d_steps)
-        real_per_step = t.batch_size * sum(p.data for p in phases)
+        real_per_step = t.batch_size * sum(p.data for p in phases) * self.dist.world_size  # global
         check_every_step = self.device.type == "cpu"  # on CPU the check costs no synchronisation
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
         restore = self._install_signal_handlers()
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not t.progress, dynamic_ncols=True,
-                   desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
+        bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (t.progress and main),
+                   dynamic_ncols=True, desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
         start_step = self.step
         self._session_cpu_start = time.process_time()
         t_start = self._session_start = time.perf_counter()
         w_step, w_time = self.step, t_start
+        final = None
         try:
-            if not self.resumed and t.sample_every:
+            if not self.resumed and t.sample_every and main:
                 self.sample_grid(f"step-{0:07d}", writer)
             last_step = False
             while not last_step and self.step < t.steps:
                 for i, phase in enumerate(phases):
                     opt = self.optimizers[phase.player]
                     opt.zero_grad(set_to_none=True)
-                    batch = self.data.batch(self.sampler.next()) if phase.data else None
-                    stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
-                    opt.step()
+                    batch = self._batch() if phase.data else None
+                    with autocast:
+                        stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
+                    scaler = self.scalers.get(phase.player)
+                    if scaler is not None:
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        opt.step()
                     self.game.after_step(phase)
                     if phase.player in self.ema:
                         self.ema[phase.player].update(self.players[phase.player], self.step)
@@ -266,43 +378,65 @@ class Trainer:
                         collector.report(k, v)
                 self.step += 1
                 self.images_seen += real_per_step
-                last_step = self.step == t.steps or self._budget_spent()
-                if check_every_step or self.step % t.log_every == 0 or last_step:
-                    self._check_finite(collector)
+                # Decisions every rank must take together: stop (Ctrl-C, time budget) and divergence.
+                check = check_every_step or self.step % t.log_every == 0 or self.step == t.steps
+                stop, budget, bad = self._stop_requested, False, False
+                if check or not self.dist.enabled:
+                    budget = self._budget_spent()
+                if check:
+                    bad = bool(collector.nonfinite())
+                    if self.dist.enabled:
+                        stop, budget, bad = ddp.any_rank([stop, budget, bad], self.dist, self.device)
+                elif self.dist.enabled:
+                    stop = False  # agreed on at the next check
+                if bad:
+                    self._check_finite(collector, other_rank=True)
+                last_step = self.step == t.steps or budget
                 if self.step % t.log_every == 0 or last_step:
                     now = time.perf_counter()
                     rate = (self.step - w_step) * real_per_step / max(now - w_time, 1e-9)
-                    values = collector.flush()
+                    values = ddp.mean_over_ranks(collector.flush(), self.dist, self.device)
                     values.update({"kimg": self.images_seen / 1000, "img_per_s": rate})
-                    writer.scalars(self.step, values)
-                    bar.set_postfix_str(_postfix(values), refresh=False)
-                    bar.update(self.step - bar.n)
+                    if main:
+                        writer.scalars(self.step, values)
+                        bar.set_postfix_str(_postfix(values), refresh=False)
+                        bar.update(self.step - bar.n)
                     w_step, w_time = self.step, now
-                if t.sample_every and self.step % t.sample_every == 0 and not last_step:
+                if main and t.sample_every and self.step % t.sample_every == 0 and not last_step:
                     self.sample_grid(f"step-{self.step:07d}", writer)
-                if cfg.eval.every and (self.step % cfg.eval.every == 0 or last_step):
+                if main and cfg.eval.every and (self.step % cfg.eval.every == 0 or last_step):
                     self._evaluate_and_keep_best(writer)
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and not last_step:
                     self.save(periodic=True)
-                if self._stop_requested and not last_step:
+                if stop and not last_step:
                     path = self.save()
                     raise Interrupted(self.step, path)
             self.save(periodic=bool(t.checkpoint_every) and self.step % t.checkpoint_every == 0)
-            final = self.sample_grid("final", writer)
+            if main:
+                final = self.sample_grid("final", writer)
         finally:
             self._seconds_before, self._cpu_before = self.train_seconds, self.cpu_seconds
             self._session_start = None
             restore()
             bar.close()
-            writer.close()
+            if writer is not None:
+                writer.close()
         session = time.perf_counter() - t_start
         return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
                 "seconds": session, "img_per_s": (self.step - start_step) * real_per_step / max(session, 1e-9),
-                "train_seconds": self._seconds_before, "cpu_seconds": self._cpu_before, "final_grid": str(final),
+                "processes": self.dist.world_size, "batch_per_process": t.batch_size,
+                "train_seconds": self._seconds_before, "cpu_seconds": self._cpu_before,
+                "final_grid": str(final) if final is not None else None,
                 "checkpoint": str(self.last_checkpoint)}
 
-    def _check_finite(self, collector: Collector) -> None:
-        bad = collector.nonfinite()
+    def _batch(self):
+        x, y = self.data.batch(self.sampler.next())
+        if self.cfg.train.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def _check_finite(self, collector: Collector, other_rank: bool = False) -> None:
+        bad = collector.nonfinite() or (["a loss on another process"] if other_rank else [])
         if bad:
             kept = (f"the last good checkpoint ({self.last_checkpoint}) is untouched" if self.last_checkpoint
                     else "no checkpoint had been written yet")
