@@ -27,13 +27,13 @@ def generator_costs(d: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tens
     J is the cost of one sample that D scores ``d`` = D(G(z)) in (0, 1); dJ/dl is its gradient with
     respect to D's logit l = log(d / (1 - d)), which is what the chain rule passes on to G.
     """
-    logits = torch.logit(d.detach().to(torch.float64))
+    logits = torch.logit(d.detach().to(torch.float64)).requires_grad_(True)
     out = {}
     for name, cost in G_COSTS.items():
-        # One sample at a time: each cost is a mean over its batch, so a batch of one is that sample's cost.
-        per_sample = torch.func.vmap(torch.func.grad_and_value(lambda l: cost(fake_out=l)))
-        grad, value = per_sample(logits)
-        out[name] = (value, grad)
+        # Each cost is a mean over its batch, so every point is evaluated as a batch of one.
+        value = torch.stack([cost(fake_out=l) for l in logits.flatten().unbind()]).view_as(d)
+        (grad,) = torch.autograd.grad(value.sum(), logits)
+        out[name] = (value.detach(), grad)
     return out
 
 

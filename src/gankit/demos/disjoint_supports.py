@@ -56,14 +56,9 @@ class SideBySide(nn.Module):
         return (h * self.v[:, None, :]).sum(-1) + self.b
 
 
-def _per_theta(loss):
-    """An objective's d_loss(real_out, fake_out) evaluated separately for every row: (T, N) -> (T,)."""
-    return torch.vmap(lambda r, f: loss(real_out=r, fake_out=f))
-
-
-def _per_theta_g(loss):
-    """An objective's g_loss(fake_out) evaluated separately for every row: (T, N) -> (T,)."""
-    return torch.vmap(lambda f: loss(fake_out=f))
+def _per_theta(d_loss, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """An objective's d_loss evaluated separately for every row (every theta): (T, N), (T, N) -> (T,)."""
+    return torch.stack([d_loss(real_out=r, fake_out=f) for r, f in zip(real_out, fake_out)])
 
 
 def disjoint_supports(thetas, d_steps: int = 500, critic_steps: int = 100, clip: float = 1.0,
@@ -81,27 +76,28 @@ def disjoint_supports(thetas, d_steps: int = 500, critic_steps: int = 100, clip:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         D, critic = SideBySide(len(thetas), hidden=16), SideBySide(len(thetas))
-    d_losses, critic_losses = _per_theta(gan.d_loss), _per_theta(wgan.d_loss)
-
+    n = len(thetas)
+    # Every row holds the same number of samples, so an objective's mean over all rows is the mean of
+    # its per-theta values: n times it is the sum of the per-theta losses, whose gradient with respect
+    # to each theta's own parameters (or sample) is that theta's alone.
     opt = torch.optim.Adam(D.parameters(), lr=0.05)
     for _ in range(d_steps):
         opt.zero_grad()
-        d_losses(D(real), D(fake)).sum().backward()
+        (n * gan.d_loss(real_out=D(real), fake_out=D(fake))).backward()
         opt.step()
     copt = torch.optim.RMSprop(critic.parameters(), lr=0.05)
     for _ in range(critic_steps):
         copt.zero_grad()
-        critic_losses(critic(real), critic(fake)).sum().backward()
+        (n * wgan.d_loss(real_out=critic(real), fake_out=critic(fake))).backward()
         copt.step()
         clip_weights(critic, clip)
 
     g = fake.clone().requires_grad_(True)
-    # Each theta's generator cost depends on its own row only, so the gradient of the sum is per theta.
-    (js_grad,) = torch.autograd.grad(_per_theta_g(gan.g_loss)(D(g)).sum(), g)
-    (w1_grad,) = torch.autograd.grad(_per_theta_g(wgan.g_loss)(critic(g)).sum(), g)
+    (js_grad,) = torch.autograd.grad(n * gan.g_loss(fake_out=D(g)), g)
+    (w1_grad,) = torch.autograd.grad(n * wgan.g_loss(fake_out=critic(g)), g)
     with torch.no_grad():
-        js = math.log(2) - d_losses(D(real), D(fake)).double() / 2   # -L_D = 2 JS - 2 log 2 at D's optimum
-        w1 = -critic_losses(critic(real), critic(fake)).double()      # E f(x) - E f(G(z))
+        js = math.log(2) - _per_theta(gan.d_loss, D(real), D(fake)).double() / 2  # -L_D = 2 JS - 2 log 2 at D's optimum
+        w1 = -_per_theta(wgan.d_loss, critic(real), critic(fake)).double()         # E f(x) - E f(G(z))
     return {"theta": thetas.double(), "js": js, "w1": w1,
             "js_grad": js_grad.flatten().double(), "w1_grad": w1_grad.flatten().double()}
 
