@@ -70,13 +70,13 @@ def disjoint_supports(thetas, d_steps: int = 500, critic_steps: int = 100, clip:
     Wasserstein generator cost under the trained critic).
     """
     thetas = torch.as_tensor(thetas, dtype=torch.float32).flatten()
+    n = len(thetas)
     gan, wgan = CrossEntropyGAN(g_cost="minimax"), Wasserstein()
-    real = torch.zeros(len(thetas), 1)  # (T, 1): one sample of the data, the same for every theta
+    real = torch.zeros(n, 1)            # (T, 1): one sample of the data, the same for every theta
     fake = thetas[:, None].clone()      # (T, 1): the generator's sample
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        D, critic = SideBySide(len(thetas), hidden=16), SideBySide(len(thetas))
-    n = len(thetas)
+        D, critic = SideBySide(n, hidden=16), SideBySide(n)
     # Every row holds the same number of samples, so an objective's mean over all rows is the mean of
     # its per-theta values: n times it is the sum of the per-theta losses, whose gradient with respect
     # to each theta's own parameters (or sample) is that theta's alone.
@@ -96,8 +96,9 @@ def disjoint_supports(thetas, d_steps: int = 500, critic_steps: int = 100, clip:
     (js_grad,) = torch.autograd.grad(n * gan.g_loss(fake_out=D(g)), g)
     (w1_grad,) = torch.autograd.grad(n * wgan.g_loss(fake_out=critic(g)), g)
     with torch.no_grad():
-        js = math.log(2) - _per_theta(gan.d_loss, D(real), D(fake)).double() / 2  # -L_D = 2 JS - 2 log 2 at D's optimum
-        w1 = -_per_theta(wgan.d_loss, critic(real), critic(fake)).double()         # E f(x) - E f(G(z))
+        # At D's optimum -L_D = 2 JS - 2 log 2; the critic's -L_D is E f(x) - E f(G(z)), the W1 estimate.
+        js = math.log(2) - _per_theta(gan.d_loss, D(real), D(fake)).double() / 2
+        w1 = -_per_theta(wgan.d_loss, critic(real), critic(fake)).double()
     return {"theta": thetas.double(), "js": js, "w1": w1,
             "js_grad": js_grad.flatten().double(), "w1_grad": w1_grad.flatten().double()}
 
@@ -115,7 +116,8 @@ def disjoint_supports_figure(out_path: Path, points_per_side: int = 10) -> Path:
         "the clipped critic reports W1 = |θ| and keeps pulling G toward 0.")
     ax.plot(fine, fine.abs(), color="C0", lw=1, alpha=0.6, label="true W1 = |θ|")
     ax.plot(theta, r["w1"], "o", color="C0", label="W1 from clipped critic (wasserstein + clip_weights)")
-    ax.plot(fine, torch.where(fine == 0, 0.0, math.log(2)), color="C3", lw=1, alpha=0.6, label="true JS (log 2 if θ ≠ 0, else 0)")
+    ax.plot(fine, torch.where(fine == 0, 0.0, math.log(2)), color="C3", lw=1, alpha=0.6,
+            label="true JS (log 2 if θ ≠ 0, else 0)")
     ax.plot(theta, r["js"], "s", color="C3", label="JS from trained D (cross-entropy: log 2 − L_D/2)")
     ax.set(xlabel="θ (generator's point mass; the data is at 0)", ylabel="estimated divergence",
            title="what each objective measures", ylim=(-0.05, 2.9))

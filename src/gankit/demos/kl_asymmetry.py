@@ -6,6 +6,10 @@ reverse KL(q || p). Forward KL is infinite wherever p has mass and q has none, s
 modes and puts much of its mass between them, where p has none (blurry "average" samples). Reverse KL
 is infinite wherever q has mass and p has none, so its fit locks onto one mode and ignores the other
 (sharp samples, a dropped mode). The integrals are Riemann sums on a fine grid, differentiated by autograd.
+
+The tutorial itself (§3.2.5) warns against reading too much into this: f-GANs that minimise the
+forward KL still produce sharp samples from few modes, so GANs' mode dropping is not explained by the
+direction of the divergence alone.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ GRID = (-8.0, 8.0, 1601)  # x from -8 to 8 in steps of 0.01 (under 2,048 points:
 
 
 def _normal_log_pdf(x: torch.Tensor, mu, sigma) -> torch.Tensor:
-    return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(torch.as_tensor(sigma, dtype=x.dtype)) - 0.5 * math.log(2 * math.pi)
+    sigma = torch.as_tensor(sigma, dtype=x.dtype)
+    return -0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
 
 
 def mixture_log_pdf(x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +81,8 @@ def kl_asymmetry_figure(out_path: Path) -> Path:
         "Fitting one Gaussian q to two modes p: the direction of the KL divergence matters",
         "Forward KL (maximum likelihood) covers both modes and the empty gap between them; "
         "reverse KL locks onto one mode and drops the other.")
-    titles = {"forward": "maximum likelihood: min over q of KL(p ‖ q)", "reverse": "reverse: min over q of KL(q ‖ p)"}
+    titles = {"forward": "maximum likelihood: min over q of KL(p ‖ q)",
+              "reverse": "reverse: min over q of KL(q ‖ p)"}
     for ax, (direction, fit) in zip(axes, fits.items()):
         q = _normal_log_pdf(x, fit["mu"], fit["sigma"]).exp()
         ax.fill_between(x, p, color="0.75", label="data p (two Gaussians)")
