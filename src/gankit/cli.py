@@ -1,4 +1,4 @@
-"""The ``gankit`` command: train, sample, eval, presets, datasets.
+"""The ``gankit`` command: train, sample, eval, demo, presets, datasets.
 
 Exit codes: 0 success; 1 training diverged; 2 bad usage or bad input (one line on stderr);
 130 interrupted (after saving a checkpoint).
@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="PATH", help="pt_inception-2015-12-05-6726825d.pth")
     e.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     e.add_argument("--device", default="cpu")
+
+    m = sub.add_parser("demo", help="draw a theory figure with gankit's own objectives (--list: which)",
+                       description="Draw a theory figure computed by gankit's own objectives into a PNG file.")
+    m.add_argument("name", nargs="?", metavar="NAME", help="the demo to draw (see --list)")
+    m.add_argument("--out", metavar="FILE.png", help="PNG file to write (required with NAME)")
+    m.add_argument("--list", action="store_true", help="list the demos and exit")
 
     sub.add_parser("presets", help="list the shipped presets")
     sub.add_parser("datasets", help="list data sources and whether they are available here")
@@ -155,6 +161,21 @@ def _eval_images(args, metrics):
     return evaluate(images, data_cfg, ext, metrics, seed=args.seed)
 
 
+def _cmd_demo(args) -> int:
+    from .demos import describe_demos, make_demo
+
+    if args.list:
+        demos = describe_demos()
+        width = max(len(name) for name, _ in demos)
+        for name, summary in demos:
+            print(f"{name:<{width}}  {summary}")
+        return 0
+    if not args.name or not args.out:
+        raise GankitError("usage: gankit demo NAME --out FILE.png (gankit demo --list shows the demos)")
+    print(f"wrote {make_demo(args.name, args.out)}")
+    return 0
+
+
 def _cmd_presets(args) -> int:
     from .config import load_config, preset_names
 
@@ -181,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warnings
     args = _parser().parse_args(argv)
     commands = {"train": _cmd_train, "sample": _cmd_sample, "eval": _cmd_eval, "presets": _cmd_presets,
-                "datasets": _cmd_datasets}
+                "datasets": _cmd_datasets, "demo": _cmd_demo}
     from .train.trainer import Interrupted
 
     try:
