@@ -26,6 +26,7 @@ from ..data import BatchSampler, ImageData, load_data
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..games import GAMES
 from ..utils.images import make_grid, save_image_grid
+from ..utils.malloc import tune_malloc
 from . import distributed as ddp
 from .ema import EMA
 from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
@@ -96,6 +97,8 @@ class Trainer:
         self.device = ddp.process_device(resolve_device(t.device), self.dist)
         ddp.init_distributed(self.device)
         self.is_main = self.dist.is_main
+        if t.malloc_tuning and self.device.type == "cpu":
+            tune_malloc()
         if t.threads:
             torch.set_num_threads(t.threads)
         elif self.dist.enabled and self.device.type == "cpu":  # processes on one machine share its cores
