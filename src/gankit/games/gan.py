@@ -18,6 +18,7 @@ from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
 from ..nets import build_discriminator, build_generator
 from . import GAMES, Phase
+from .packing import pack, packed_shape
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -29,7 +30,8 @@ class GANGame:
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int | None = None):
         self.latent_dim = cfg.model.latent_dim
         self.G = build_generator(cfg.model, shape)
-        self.D = build_discriminator(cfg.model, shape)
+        self.pack = cfg.tricks.pack  # PacGAN: D judges packs of this many samples (games/packing.py)
+        self.D = build_discriminator(cfg.model, packed_shape(tuple(shape), self.pack))
         self.objective = build_objective(cfg.loss)
         if cfg.tricks.label_smoothing:
             self.objective.real_target = 1.0 - cfg.tricks.label_smoothing
@@ -77,18 +79,19 @@ class GANGame:
         self._fake = fake if keep_fake else None
         fake = fake.detach()
         if self._joint_d_batch:
-            real_out, fake_out = self._D(torch.cat([real, fake])).split(real.shape[0])
+            real_out, fake_out = self._D(torch.cat([real, fake])).split(real.shape[0] // self.pack)
         else:
             real_out, fake_out = self._D(real), self._D(fake)
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
         if pen.gp > 0:
-            gp = gradient_penalty(self.D, real, fake)
+            gp = gradient_penalty(self.D, pack(real, self.pack), pack(fake, self.pack))  # in D's (packed) input space
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
         if r1_now:
-            r1 = input_gradient_sq_norm(real_out, real)
+            # per decision: a pack's squared gradient norm sums over its m samples
+            r1 = self.pack * input_gradient_sq_norm(real_out, real)
             loss = loss + (0.5 * pen.r1 * pen.r1_every) * r1
             stats["penalty/r1"] = r1.detach()
         loss.backward()
@@ -106,8 +109,8 @@ class GANGame:
         try:
             if real is not None:  # feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer
                 with torch.no_grad():
-                    target = self.D.features(self._view(real)).mean(0)
-                loss = (self.D.features(self._view(fake)).mean(0) - target).pow(2).sum()
+                    target = self.D.features(pack(self._view(real), self.pack)).mean(0)
+                loss = (self.D.features(pack(self._view(fake), self.pack)).mean(0) - target).pow(2).sum()
             else:
                 loss = self.objective.g_loss(fake_out=self._D(fake))
             loss.backward()
@@ -116,7 +119,7 @@ class GANGame:
         return {"loss/G": loss.detach()}
 
     def _D(self, x: torch.Tensor) -> torch.Tensor:
-        return self.D(self._view(x))
+        return self.D(pack(self._view(x), self.pack))  # (B / pack,) decisions
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown: DiffAugment and instance noise, identically for real and fake."""
