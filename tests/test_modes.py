@@ -258,3 +258,23 @@ def test_presets_train_five_steps(preset, tmp_path):
     r = train(preset, QUIET + small + ["train.steps=5"], out=tmp_path / "run")
     assert r["steps"] == 5
     assert load_config(preset).description
+
+
+def test_training_2d_figure_from_the_real_trainer(tmp_path):
+    from gankit.utils.training_2d import decision_surface, training_2d_figure
+
+    out = training_2d_figure(tmp_path / "t.png", snapshots=(0, 2), n=50, run_dir=tmp_path / "run",
+                             overrides=QUIET + ["model.g.width=8", "model.d.width=8", "train.batch_size=8"])
+    img = Image.open(out)
+    assert img.size[0] > 2 * img.size[1] * 0.8  # a strip of two panels
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()  # trained by the Trainer: 2 steps
+    from gankit.train.checkpoint import load_checkpoint
+    assert load_checkpoint(tmp_path / "run")["step"] == 2
+    # D's surface: a packed linear D with weights summing the m copies: D(x, x) = 2 w·x + b
+    game = _toy_game(2, 8)
+    game.D = Recorder(4)
+    with torch.no_grad():
+        game.D.lin.weight.copy_(torch.tensor([[1.0, 0.0, 1.0, 0.0]]))
+        game.D.lin.bias.zero_()
+    xx, yy, s = decision_surface(game, span=1.0, resolution=3)
+    assert_close(s, torch.sigmoid(2 * xx))  # probability "real" of the cross-entropy objective
