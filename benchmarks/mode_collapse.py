@@ -164,7 +164,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per method (default 10)")
     p.add_argument("--steps", type=int, default=0, help="training steps per run (default: the preset's)")
-    p.add_argument("--methods", default="GAN,PacGAN2,PacGAN4,gankit", help=f"any of {', '.join(METHODS)}")
+    p.add_argument("--methods", default="GAN,PacGAN2,PacGAN4", help=f"any of {', '.join(METHODS)}")
     p.add_argument("--datasets", default="ring8,grid25", help=f"any of {', '.join(PRESETS)}")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override for every run")
