@@ -81,6 +81,7 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
                       for i in range(0, n, 1000)])
     scores, _, _ = evaluate_modes(fake, trainer.data)
     row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
+           "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
            "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
     if seed == args.picture_seed:
         pic = Path(args.results) / "mode_collapse" / f"{dataset}-{method}.png"
@@ -106,18 +107,23 @@ def _fmt(values, digits=1, scale=1.0):
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def write_report(rows: list[dict], args, started: str, loads: list[float], path: Path) -> None:
+def write_report(rows: list[dict], args, started: str, path: Path) -> None:
+    loads = [r["load"] for r in rows]
+    commands = list(dict.fromkeys(r["command"] for r in rows))
     lines = ["# Mode collapse: gankit against the published numbers", "",
-             f"Command: `python benchmarks/mode_collapse.py {' '.join(args.argv)}`".rstrip(), "",
+             "Command(s): " + "; ".join(f"`{c.rstrip()}`" for c in commands), "",
              f"Machine: {_machine()}; {args.threads} torch thread(s) per run; 1-minute load average "
-             f"{min(loads):.1f}-{max(loads):.1f} during the run (the machine was shared). Started {started}.", "",
+             f"{min(loads):.1f}-{max(loads):.1f} at the end of the runs (the machine was shared by other jobs). "
+             f"Last run started {started}.", "",
              "Protocol (VEEGAN and PacGAN): 2,500 samples on the 2-D mixtures, a sample is high quality within "
              "3 std of its nearest mean, a mode is captured when a high-quality sample is nearest to it, reverse KL "
              "= KL(histogram of high-quality samples over the modes ‖ uniform). Stacked MNIST: 26,000 samples, "
              "each channel read by gankit's MNIST classifier, KL of the 1,000-bin histogram to uniform. "
              "gankit rows: mean ± standard error over the seeds that ran.", ""]
-    for dataset in args.datasets:
+    datasets = list(dict.fromkeys([r["dataset"] for r in rows] + args.datasets))
+    for dataset in datasets:
         mine = [r for r in rows if r["dataset"] == dataset]
+        methods = list(dict.fromkeys(r["method"] for r in mine))
         stacked = dataset == "stacked-mnist"
         lines += [f"## {dataset}", "", f"Goal: {GOALS[dataset]}.", ""]
         if stacked:
@@ -129,7 +135,7 @@ def write_report(rows: list[dict], args, started: str, loads: list[float], path:
                       "s / seed | source |", "|---|---|---|---|---|---|---|---|---|"]
             for name, modes, hq, rkl, src in PUBLISHED[dataset]:
                 lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | {src} |")
-        for method in args.methods:
+        for method in methods:
             rs = [r for r in mine if r["method"] == method]
             if not rs:
                 continue
@@ -149,11 +155,11 @@ def write_report(rows: list[dict], args, started: str, loads: list[float], path:
                              f"{_fmt([r['scores']['hq_percent'] for r in rs])} | "
                              f"{_fmt([r['scores']['reverse_kl'] for r in rs], 3)} | {full}/{len(rs)} | {len(rs)} | "
                              f"{steps} | {secs} | measured |")
-        pics = [f"![{dataset} {m}](mode_collapse/{dataset}-{m}.png)" for m in args.methods
-                if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
-        if pics:
-            lines += ["", "Samples of seed " + str(args.picture_seed) + " over the true modes (red), one per method "
-                      f"({', '.join(m for m in args.methods if any(m in p for p in pics))}):", "", " ".join(pics)]
+        shown = [m for m in methods if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
+        if shown:
+            lines += ["", f"Samples of seed {args.picture_seed}" + (" over the true modes (red)" if not stacked else "")
+                      + f", one picture per method ({', '.join(shown)}):", "",
+                      " ".join(f"![{dataset} {m}](mode_collapse/{dataset}-{m}.png)" for m in shown)]
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -171,6 +177,8 @@ def main(argv=None) -> None:
     p.add_argument("--picture-seed", type=int, default=0)
     p.add_argument("--runs", default=str(ROOT / "out" / "mode_collapse"), help="run directories (ignored by git)")
     p.add_argument("--results", default=str(ROOT / "results"))
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows of other datasets/methods already in the results JSON")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.methods = [m for m in args.methods.split(",") if m]
@@ -179,17 +187,19 @@ def main(argv=None) -> None:
     if bad:
         p.error(f"unknown method/dataset: {', '.join(bad)}")
     out = Path(args.results) / "mode_collapse.md"
-    started, rows, loads = time.strftime("%Y-%m-%d %H:%M"), [], [os.getloadavg()[0]]
+    started, rows = time.strftime("%Y-%m-%d %H:%M"), []
+    if args.append and out.with_suffix(".json").is_file():
+        rows = [r for r in json.loads(out.with_suffix(".json").read_text())
+                if not (r["dataset"] in args.datasets and r["method"] in args.methods)]
     for dataset in args.datasets:
         for method in args.methods:
             for seed in range(args.seeds):
                 row = run_one(dataset, method, seed, args)
                 rows.append(row)
-                loads.append(os.getloadavg()[0])
                 s = row["scores"]
                 print(f"{dataset} {method} seed {seed}: {row['seconds']:.0f} s  "
                       + "  ".join(f"{k} {v:.3g}" for k, v in s.items()), flush=True)
-                write_report(rows, args, started, loads, out)  # partial results survive an interrupted run
+                write_report(rows, args, started, out)  # partial results survive an interrupted run
     print(f"wrote {out}")
 
 
