@@ -248,6 +248,10 @@ def test_train_toy_ring8_then_eval_modes(tmp_path, capsys):
     import json
     scores = json.loads((tmp_path / "s.json").read_text())["scores"]
     assert 0 <= scores["modes"] <= 8 and scores["modes_total"] == 8 and 0 <= scores["hq_percent"] <= 100
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (10, 2)
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "pngs") + "/"]) == 2
+    assert "are points, not images" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("preset", ["toy-ring8", "toy-grid25", "stacked-mnist"])

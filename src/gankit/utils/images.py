@@ -62,6 +62,12 @@ def save_images(images: torch.Tensor, folder: str | Path) -> list[Path]:
     """One PNG per image (000000.png, ...) in ``folder``: (B, C, H, W) in [-1, 1]."""
     from PIL import Image
 
+    if images.dim() != 4:
+        from ..errors import GankitError
+
+        raise GankitError(f"samples of shape {tuple(images.shape[1:])} are points, not images: "
+                          f"write them to a .npy array or a .png scatter plot")
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
