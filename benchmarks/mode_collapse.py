@@ -42,7 +42,8 @@ METHODS = {  # overrides on top of the dataset's preset
     "PacGAN4": ["tricks.pack=4"],
     "gankit": [],
 }
-STACKED_NAMES = {"GAN": "DCGAN", "PacGAN2": "PacDCGAN2", "PacGAN4": "PacDCGAN4", "gankit": "gankit"}
+STACKED_NAMES = {"GAN": "DCGAN", "PacGAN2": "PacDCGAN2", "PacGAN4": "PacDCGAN4", "gankit": "PacDCGAN2 (preset)"}
+GOAL_VALUES = {"ring8": (98.0, 0.02), "grid25": (97.0, 0.02)}  # high quality % at least, reverse KL at most
 
 # Published rows: (method, modes, high quality %, reverse KL) for the 2-D sets; (method, modes, KL) for stacked MNIST.
 VEEGAN = "Srivastava et al. 2017 (VEEGAN), Table 1"
@@ -82,6 +83,7 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
     scores, _, _ = evaluate_modes(fake, trainer.data)
     row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
            "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
+           "started": args.started,
            "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
     if seed == args.picture_seed:
         pic = Path(args.results) / "mode_collapse" / f"{dataset}-{method}.png"
@@ -102,19 +104,52 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__}"
 
 
+def _settings(dataset: str) -> str:
+    c = load_config(PRESETS[dataset])
+    return (f"Settings of every gankit row: preset `{PRESETS[dataset]}` ({c.loss.name} objective, "
+            f"{c.loss.g_cost} G cost; G {c.model.g.name} width {c.model.g.width}, D {c.model.d.name} width "
+            f"{c.model.d.width}, latent {c.model.latent_dim}; Adam G {c.optim.g.lr:g} / D {c.optim.d.lr:g} betas "
+            f"{tuple(c.optim.g.betas)}; EMA {c.train.ema_decay:g}; penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}) "
+            f"with the row's pack and overrides.")
+
+
+def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
+    if dataset not in GOAL_VALUES:
+        best = max(rows, key=lambda r: r["scores"]["modes[classifier:mnist]"]) if rows else None
+        return ("Goal not met: " + (f"best run {best['scores']['modes[classifier:mnist]']:.0f} modes, KL "
+                                     f"{best['scores']['kl[classifier:mnist]']:.2f}." if best else "not run."))
+    hq_goal, kl_goal = GOAL_VALUES[dataset]
+    met, best = [], None
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        hq = mean_and_stderr(r["scores"]["hq_percent"] for r in rs)[0]
+        kl = mean_and_stderr(r["scores"]["reverse_kl"] for r in rs)[0]
+        if all(r["scores"]["modes"] == r["scores"]["modes_total"] for r in rs) and hq >= hq_goal and kl <= kl_goal:
+            met.append(f"{m} ({len(rs)} seeds)")
+        best = max(best or (hq, m), (hq, m))
+    return ("Goal met by: " + ", ".join(met) if met else
+            f"Goal not met by any method run (best mean high quality: {best[1]}, {best[0]:.1f}%).")
+
+
+def _overrides(command: str) -> list[str]:
+    """The --set KEY=VALUE overrides of a recorded command line."""
+    words = command.split()
+    return [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--set"]
+
+
 def _fmt(values, digits=1, scale=1.0):
     mean, se = mean_and_stderr(v * scale for v in values)
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def write_report(rows: list[dict], args, started: str, path: Path) -> None:
+def write_report(rows: list[dict], args, path: Path) -> None:
     loads = [r["load"] for r in rows]
     commands = list(dict.fromkeys(r["command"] for r in rows))
     lines = ["# Mode collapse: gankit against the published numbers", "",
              "Command(s): " + "; ".join(f"`{c.rstrip()}`" for c in commands), "",
              f"Machine: {_machine()}; {args.threads} torch thread(s) per run; 1-minute load average "
              f"{min(loads):.1f}-{max(loads):.1f} at the end of the runs (the machine was shared by other jobs). "
-             f"Last run started {started}.", "",
+             f"Runs started {', '.join(dict.fromkeys(r['started'] for r in rows))}.", "",
              "Protocol (VEEGAN and PacGAN): 2,500 samples on the 2-D mixtures, a sample is high quality within "
              "3 std of its nearest mean, a mode is captured when a high-quality sample is nearest to it, reverse KL "
              "= KL(histogram of high-quality samples over the modes ‖ uniform). Stacked MNIST: 26,000 samples, "
@@ -141,7 +176,8 @@ def write_report(rows: list[dict], args, started: str, path: Path) -> None:
                 continue
             label = STACKED_NAMES[method] if stacked else method
             pack = rs[0]["pack"]
-            name = f"{label} (gankit, pack {pack}, batch {rs[0]['batch_size']})"
+            extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
+            name = f"{label} (gankit, pack {pack}, batch {rs[0]['batch_size']}{extra})"
             secs = _fmt([r["seconds"] for r in rs], 0)
             steps = rs[0]["steps"]
             if stacked:
@@ -155,6 +191,7 @@ def write_report(rows: list[dict], args, started: str, path: Path) -> None:
                              f"{_fmt([r['scores']['hq_percent'] for r in rs])} | "
                              f"{_fmt([r['scores']['reverse_kl'] for r in rs], 3)} | {full}/{len(rs)} | {len(rs)} | "
                              f"{steps} | {secs} | measured |")
+        lines += ["", _settings(dataset), "", _verdict(dataset, mine, methods)]
         shown = [m for m in methods if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
         if shown:
             lines += ["", f"Samples of seed {args.picture_seed}" + (" over the true modes (red)" if not stacked else "")
@@ -177,6 +214,7 @@ def main(argv=None) -> None:
     p.add_argument("--picture-seed", type=int, default=0)
     p.add_argument("--runs", default=str(ROOT / "out" / "mode_collapse"), help="run directories (ignored by git)")
     p.add_argument("--results", default=str(ROOT / "results"))
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the results JSON, run nothing")
     p.add_argument("--append", action="store_true",
                    help="keep the rows of other datasets/methods already in the results JSON")
     args = p.parse_args(argv)
@@ -187,7 +225,13 @@ def main(argv=None) -> None:
     if bad:
         p.error(f"unknown method/dataset: {', '.join(bad)}")
     out = Path(args.results) / "mode_collapse.md"
-    started, rows = time.strftime("%Y-%m-%d %H:%M"), []
+    args.started, rows = time.strftime("%Y-%m-%d %H:%M"), []
+    if args.report_only:
+        rows = json.loads(out.with_suffix(".json").read_text())
+        args.datasets = []
+        write_report(rows, args, out)
+        print(f"wrote {out}")
+        return
     if args.append and out.with_suffix(".json").is_file():
         rows = [r for r in json.loads(out.with_suffix(".json").read_text())
                 if not (r["dataset"] in args.datasets and r["method"] in args.methods)]
@@ -199,7 +243,7 @@ def main(argv=None) -> None:
                 s = row["scores"]
                 print(f"{dataset} {method} seed {seed}: {row['seconds']:.0f} s  "
                       + "  ".join(f"{k} {v:.3g}" for k, v in s.items()), flush=True)
-                write_report(rows, args, started, out)  # partial results survive an interrupted run
+                write_report(rows, args, out)  # partial results survive an interrupted run
     print(f"wrote {out}")
 
 

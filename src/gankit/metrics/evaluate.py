@@ -101,8 +101,8 @@ class EvalResult:
 def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
              train: ImageData | None = None, heldout: ImageData | None = None, seed: int = 0,
              cache: bool = True) -> EvalResult:
-    """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split (test split for the floor
-    and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
+    """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
+    (test split for the floor and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
     every metric that applies here; a metric asked for by name that cannot apply is an error. ``extractor``
     may be None when only ``modes`` is scored (always so on 2-D point data)."""
     explicit = metrics is not None
