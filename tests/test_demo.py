@@ -75,7 +75,7 @@ def test_demo_command_writes_a_png_and_lists_the_demos(tmp_path, capsys):
         assert im.format == "PNG" and im.width >= 800 and im.height >= 300
     assert main(["demo", "--list"]) == 0
     listed = capsys.readouterr().out
-    for name in ("costs", "kl-asymmetry", "disjoint-supports"):
+    for name in ("costs", "kl-asymmetry", "disjoint-supports", "training-2d"):
         assert name in listed and name in DEMOS
 
 

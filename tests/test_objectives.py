@@ -267,7 +267,7 @@ def test_instance_noise_anneals_to_zero(tmp_path):
                                          "train.progress=false"], out=tmp_path / "run")
     game = tr.game
     seen = []
-    game._D_train = lambda x: seen.append(x.std().item()) or x.flatten(1).mean(1)  # noqa: E731
+    game._wrapped["D"] = lambda x: seen.append(x.std().item()) or x.flatten(1).mean(1)  # noqa: E731
     zeros = torch.zeros(256, 1, 16, 16)
     for it, want in ((0, 0.5), (5, 0.25), (10, 0.0)):
         game._iterations = it

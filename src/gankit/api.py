@@ -69,7 +69,9 @@ def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> t
     """
     state = load_checkpoint(path)
     cfg = load_config(None, base=from_dict(state["config"]))
-    shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
+    from .data import data_shape
+
+    shape = data_shape(cfg.data)
     game = GAMES.get(cfg.game, key="game")(cfg, shape, None)
     try:
         weights = state.get("ema", {}).get("G") if ema else None
@@ -82,7 +84,8 @@ def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> t
 
 @torch.no_grad()
 def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500) -> torch.Tensor:
-    """``n`` images in [-1, 1], (n, C, H, W) on the CPU; the same (checkpoint, seed) gives the same images."""
+    """``n`` images in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
+    gives the same samples."""
     if n < 1:
         raise GankitError(f"--n must be >= 1, got {n}")
     G, cfg = load_generator(path, device)
@@ -91,14 +94,17 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
     return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])
 
 
-def evaluate_run(path: str | Path, metrics=None, n: int = 5000, extractor: str = "auto", seed: int = 0,
+def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
                  device: str = "cpu", inception_weights: str | None = None):
-    """Score ``n`` samples of a run (its EMA generator if it has one) against its dataset."""
-    from .metrics.evaluate import evaluate
+    """Score ``n`` samples of a run (its EMA generator if it has one) against its dataset.
+
+    ``n`` defaults to 5,000, or to the protocol's count when the ``modes`` metric is scored."""
+    from .metrics.evaluate import default_sample_count, evaluate, needs_extractor
     from .metrics.extractors import build_extractor
 
     _, cfg = load_generator(path)
-    ext = build_extractor(extractor, cfg.data, device, inception_weights)
+    n = n if n is not None else default_sample_count(metrics, cfg.data)
+    ext = build_extractor(extractor, cfg.data, device, inception_weights) if needs_extractor(metrics, cfg.data) else None
     fake = sample(path, n, seed=seed, device=device)
     return evaluate(fake, cfg.data, ext, metrics, seed=seed)
 

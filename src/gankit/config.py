@@ -19,7 +19,7 @@ import yaml
 
 from .errors import ConfigError
 
-METRIC_NAMES = ("fid", "kid", "is", "pr", "dc", "classes", "memorization")
+METRIC_NAMES = ("fid", "kid", "is", "pr", "dc", "classes", "memorization", "modes")
 GCost = Literal["minimax", "non-saturating", "max-likelihood"]
 
 
@@ -71,6 +71,7 @@ class TricksConfig:
     instance_noise_steps: int = 0  # anneal that std linearly to 0 over this many steps (0: keep it constant)
     feature_matching: bool = False  # G matches the mean of D's last hidden features on real data (Salimans et al. 2016)
     diffaugment: str = ""          # DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020)
+    pack: int = 1                  # PacGAN: D judges packs of m samples, concatenated along channels/features (Lin et al. 2018); train.batch_size must be a multiple
 
 
 @dataclass
@@ -117,7 +118,7 @@ class TrainConfig:
 class EvalConfig:
     every: int = 0                 # score samples every N steps during training (0: never); best.pt keeps the best FID
     n: int = 2000                  # samples per evaluation
-    metrics: tuple[str, ...] = ("fid",)  # any of fid, kid, is, pr, dc, classes, memorization
+    metrics: tuple[str, ...] = ("fid",)  # any of fid, kid, is, pr, dc, classes, memorization, modes
     extractor: str = "classifier"  # classifier | classifier:NAME | inception-v3 | auto (Inception is slow on a CPU)
     inception_weights: Optional[str] = None
 
@@ -163,6 +164,9 @@ class Config:
         _require(0 <= tr.label_smoothing < 0.5, "tricks.label_smoothing", tr.label_smoothing, "must lie in [0, 0.5)")
         _require(tr.label_smoothing == 0 or self.loss.name == "gan", "tricks.label_smoothing", tr.label_smoothing,
                  f"applies to the cross-entropy objective (loss.name=gan), not {self.loss.name!r}")
+        _require(tr.pack >= 1, "tricks.pack", tr.pack, "must be >= 1")
+        _require(t.batch_size % tr.pack == 0, "train.batch_size", t.batch_size,
+                 f"must be a multiple of tricks.pack ({tr.pack}): D judges packs of {tr.pack} samples")
         _require(tr.instance_noise >= 0, "tricks.instance_noise", tr.instance_noise, "must be >= 0")
         _require(tr.instance_noise_steps >= 0, "tricks.instance_noise_steps", tr.instance_noise_steps, "must be >= 0")
         from .augment import parse_policy

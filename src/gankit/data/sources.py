@@ -27,6 +27,7 @@ class Source:
     description: str
     load: Callable[[DataConfig], ImageData]
     locate: Callable[[DataConfig], str]  # where the data is read from; raises DataError if unavailable
+    shape: Callable[[DataConfig], tuple[int, ...]] | None = None  # sample shape if not (channels, res, res)
 
 
 SOURCES: Registry[Source] = Registry("dataset")
@@ -38,6 +39,12 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 def load_data(cfg: DataConfig) -> ImageData:
     """Load the source named by ``cfg.name`` at ``cfg.resolution`` and ``cfg.channels``."""
     return SOURCES.get(cfg.name, key="data.name").load(cfg)
+
+
+def data_shape(cfg: DataConfig) -> tuple[int, ...]:
+    """The shape of one sample of ``cfg``'s source without loading it: (C, H, W), or (D,) for points."""
+    src = SOURCES.get(cfg.name, key="data.name")
+    return src.shape(cfg) if src.shape is not None else (cfg.channels, cfg.resolution, cfg.resolution)
 
 
 def _register(name: str, description: str, locate: Callable[[DataConfig], str]):

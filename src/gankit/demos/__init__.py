@@ -3,7 +3,7 @@
 Each demo is a function ``figure(out_path, ...) -> Path`` registered in ``DEMOS`` under its name; the
 first line of its docstring is what ``gankit demo --list`` prints. The numbers behind each figure come
 from a separate function (``generator_costs``, ``fit_gaussian``, ``disjoint_supports``) that the
-tests check against hand-computed values.
+tests check against hand-computed values; ``training-2d`` is drawn from a real training run.
 """
 from __future__ import annotations
 
@@ -14,11 +14,7 @@ from ..registry import Registry
 
 DEMOS: Registry = Registry("demo")
 
-from . import costs, disjoint_supports, kl_asymmetry  # noqa: E402,F401  (register the demos)
-
-# training-2d (a 2-D GAN's samples and D's decision surface over training) is written on another
-# branch as ``training_2d_figure(out_path, ...)`` in ``demos/training_2d.py``; register it there with
-# ``@DEMOS.register("training-2d")`` and import that module on the line above.
+from . import costs, disjoint_supports, kl_asymmetry, training_2d  # noqa: E402,F401  (register the demos)
 
 
 def describe_demos() -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
 from ..nets import build_discriminator, build_generator
 from . import GAMES, Phase
+from .packing import pack, packed_shape
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -29,7 +30,8 @@ class GANGame:
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int | None = None):
         self.latent_dim = cfg.model.latent_dim
         self.G = build_generator(cfg.model, shape)
-        self.D = build_discriminator(cfg.model, shape)
+        self.pack = cfg.tricks.pack  # PacGAN: D judges packs of this many samples (games/packing.py)
+        self.D = build_discriminator(cfg.model, packed_shape(tuple(shape), self.pack))
         self.objective = build_objective(cfg.loss)
         if cfg.tricks.label_smoothing:
             self.objective.real_target = 1.0 - cfg.tricks.label_smoothing
@@ -46,14 +48,25 @@ class GANGame:
         # what the training forward passes call: the players themselves, or wrappers the trainer
         # installs (DistributedDataParallel, torch.compile); D's frozen forward in the G phase needs
         # no gradient synchronisation, so it never goes through DDP
-        self._G_train, self._D_train, self._D_frozen = self.G, self.D, self.D
+        self._wrapped: dict[str, nn.Module] = {}  # until the trainer wraps them: the players themselves
         self.grad_scalers: dict = {}  # player -> torch.amp.GradScaler (fp16 training), set by the trainer
 
     def wrap_players(self, wrap) -> None:
         """Route training forwards through ``wrap(name, module, trainable)`` (see Trainer)."""
-        self._G_train = wrap("G", self.G, True)
-        self._D_train = wrap("D", self.D, True)
-        self._D_frozen = wrap("D", self.D, False)
+        self._wrapped = {"G": wrap("G", self.G, True), "D": wrap("D", self.D, True),
+                         "D_frozen": wrap("D", self.D, False)}
+
+    @property
+    def _G_train(self) -> nn.Module:
+        return self._wrapped.get("G", self.G)
+
+    @property
+    def _D_train(self) -> nn.Module:
+        return self._wrapped.get("D", self.D)
+
+    @property
+    def _D_frozen(self) -> nn.Module:
+        return self._wrapped.get("D_frozen", self.D)
 
     def _backward(self, loss: torch.Tensor, player: str) -> None:
         scaler = self.grad_scalers.get(player)
@@ -92,18 +105,20 @@ class GANGame:
         self._fake = fake if keep_fake else None
         fake = fake.detach()
         if self._joint_d_batch:
-            real_out, fake_out = self._D(torch.cat([real, fake])).float().split(real.shape[0])
+            real_out, fake_out = self._D(torch.cat([real, fake])).float().split(real.shape[0] // self.pack)
         else:
             real_out, fake_out = self._D(real).float(), self._D(fake).float()
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
         if pen.gp > 0:
-            gp = gradient_penalty(self._D_train, real, fake)
+            # in D's (packed) input space
+            gp = gradient_penalty(self._D_train, pack(real, self.pack), pack(fake, self.pack))
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
         if r1_now:
-            r1 = input_gradient_sq_norm(real_out, real)
+            # per decision: a pack's squared gradient norm sums over its m samples
+            r1 = self.pack * input_gradient_sq_norm(real_out, real)
             loss = loss + (0.5 * pen.r1 * pen.r1_every) * r1
             stats["penalty/r1"] = r1.detach()
         self._backward(loss, "D")
@@ -121,17 +136,17 @@ class GANGame:
         try:
             if real is not None:  # feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer
                 with torch.no_grad():
-                    target = self.D.features(self._view(real)).mean(0)
-                loss = (self.D.features(self._view(fake)).mean(0).float() - target.float()).pow(2).sum()
+                    target = self.D.features(pack(self._view(real), self.pack)).mean(0)
+                loss = (self.D.features(pack(self._view(fake), self.pack)).mean(0).float() - target.float()).pow(2).sum()
             else:
-                loss = self.objective.g_loss(fake_out=self._D_frozen(self._view(fake)).float())
+                loss = self.objective.g_loss(fake_out=self._D_frozen(pack(self._view(fake), self.pack)).float())
             self._backward(loss, "G")
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach()}
 
     def _D(self, x: torch.Tensor) -> torch.Tensor:
-        return self._D_train(self._view(x))
+        return self._D_train(pack(self._view(x), self.pack))  # (B / pack,) decisions
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown: DiffAugment and instance noise, identically for real and fake."""

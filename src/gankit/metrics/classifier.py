@@ -103,6 +103,8 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
     res = _resolution_for(data_cfg)
     native = dict(name=data_cfg.name, path=data_cfg.path, resolution=res, channels=data_cfg.channels)
     train = load_data(DataConfig(split="train", **native))
+    if not isinstance(train, ImageData):
+        raise GankitError(f"classifier:{data_cfg.name}: the data are points, not images; score them with the modes metric")
     try:
         test = load_data(DataConfig(split="test", **native))
     except GankitError as e:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..config import METRIC_NAMES, DataConfig
-from ..data import ImageData, load_data
+from ..data import ImageData, PointData, load_data
 from ..errors import GankitError
 from ..utils.cache import cache_dir
 from . import functional as M
@@ -28,8 +28,8 @@ PRDC_MAX = 10_000  # precision/recall/density/coverage on at most this many poin
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    if names == ["all"]:
-        return list(ALL_METRICS)
+    if names == ["all"]:  # every image metric; modes (2-D mixtures, stacked MNIST) is asked for by name
+        return [m for m in ALL_METRICS if m != "modes"]
     bad = [m for m in names if m not in ALL_METRICS]
     if bad or not names:
         raise GankitError(f"--metrics: unknown metric(s) {', '.join(bad) or '(none)'}; choose from "
@@ -101,21 +101,35 @@ class EvalResult:
 def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
              train: ImageData | None = None, heldout: ImageData | None = None, seed: int = 0,
              cache: bool = True) -> EvalResult:
-    """Score ``fake`` (N, C, H, W) in [-1, 1] against ``data_cfg``'s train split (test split for the floor
-    and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
-    every metric that applies here; a metric asked for by name that cannot apply is an error."""
+    """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
+    (test split for the floor and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
+    every metric that applies here; a metric asked for by name that cannot apply is an error. ``extractor``
+    may be None when only ``modes`` is scored (always so on 2-D point data)."""
     explicit = metrics is not None
     metrics = parse_metrics(list(metrics) if explicit else list(ALL_METRICS))
     tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
     train = train if train is not None else load_data(DataConfig(**{**data_cfg.__dict__, "split": "train"}))
+    metrics = _applicable(metrics, explicit, train, data_cfg)
+    if extractor is None and any(m != "modes" for m in metrics):
+        raise GankitError(f"{', '.join(m for m in metrics if m != 'modes')}: need a feature extractor")
     needs_heldout = "memorization" in metrics or "fid" in metrics
     if heldout is None and needs_heldout:
         try:
             heldout = load_data(DataConfig(**{**data_cfg.__dict__, "split": "test"}))
         except GankitError:
             heldout = None  # folder/npz sources have no test split: no floor, no memorisation check
-    ext = extractor.name
-    res = EvalResult(extractor=ext, info=dict(extractor.info))
+    ext = extractor.name if extractor is not None else ""
+    res = EvalResult(extractor=ext, info=dict(extractor.info) if extractor is not None else {})
+    if "modes" in metrics:
+        from .modes import evaluate_modes
+
+        scores, info, notes = evaluate_modes(fake, train)
+        res.scores.update(scores)
+        res.notes += notes
+        if not res.extractor and info:
+            res.extractor, res.info = "classifier:mnist", info
+        if metrics == ["modes"]:
+            return res
     if not explicit:  # the defaults: drop what cannot apply, and say so
         if not extractor.has_classes or train.labels is None:
             metrics.remove("classes")
@@ -168,6 +182,46 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
         order = rep.sample_distance.argsort()[:8]
         res.closest_pairs = (fake[order].cpu(), real_train[rep.sample_neighbour[order]])
     return res
+
+
+def _applicable(metrics: list[str], explicit: bool, train, data_cfg: DataConfig) -> list[str]:
+    """On 2-D point data only ``modes`` applies; ``modes`` applies to the mixtures and stacked MNIST."""
+    points = isinstance(train, PointData)
+    if not explicit:
+        return ["modes"] if points else [m for m in metrics if m != "modes" or has_modes(data_cfg)]
+    if points and metrics != ["modes"]:
+        raise GankitError(f"{', '.join(m for m in metrics if m != 'modes')}: not defined for 2-D point data "
+                          f"({data_cfg.name}); use --metrics modes")
+    return metrics
+
+
+def has_modes(data_cfg: DataConfig) -> bool:
+    """Whether the ``modes`` metric has a protocol for this dataset."""
+    from ..data.sources import data_shape
+
+    return data_cfg.name == "stacked-mnist" or len(data_shape(data_cfg)) == 1
+
+
+def needs_extractor(metrics, data_cfg: DataConfig) -> bool:
+    """Whether scoring ``metrics`` (None: the defaults) on ``data_cfg`` needs image features."""
+    from ..data.sources import data_shape
+
+    if len(data_shape(data_cfg)) == 1:  # points: only the modes metric applies
+        return False
+    return metrics is None or any(m != "modes" for m in metrics)
+
+
+def default_sample_count(metrics, data_cfg: DataConfig, n: int = 5000) -> int:
+    """``n``, or the count the modes protocol draws when ``modes`` is scored: 2,500 on 2-D data
+    (alone there), 26,000 on stacked MNIST."""
+    from ..data.sources import data_shape
+    from .modes import POINTS_N, STACKED_N
+
+    if len(data_shape(data_cfg)) == 1:
+        return POINTS_N
+    if data_cfg.name == "stacked-mnist" and (metrics is None or "modes" in metrics):
+        return max(n, STACKED_N)
+    return n
 
 
 def format_table(res: EvalResult) -> str:

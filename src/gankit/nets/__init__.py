@@ -14,10 +14,11 @@ from ..registry import Registry
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
 
-from . import dcgan, mlp, resnet  # noqa: E402,F401  (registers the families)
+from . import dcgan, mlp, resnet, toy  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
+from .toy import ToyDiscriminator, ToyGenerator  # noqa: E402
 
 
 def spectral_normalize(module: nn.Module) -> nn.Module:
@@ -31,7 +32,7 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
+def build_generator(model: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
     family = GENERATORS.get(model.g.name, key="model.g.name")
     try:
         G = family(latent_dim=model.latent_dim, shape=shape, width=model.g.width, norm=model.g.norm)
@@ -40,7 +41,7 @@ def build_generator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Modul
     return spectral_normalize(G) if model.g.spectral_norm else G
 
 
-def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.Module:
+def build_discriminator(model: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
     family = DISCRIMINATORS.get(model.d.name, key="model.d.name")
     try:
         extra = {"minibatch_std": True} if model.d.minibatch_std else {}
@@ -52,4 +53,4 @@ def build_discriminator(model: ModelConfig, shape: tuple[int, int, int]) -> nn.M
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
-           "ResNetDiscriminator", "spectral_normalize"]
+           "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

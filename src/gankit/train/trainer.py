@@ -301,9 +301,10 @@ class Trainer:
     # -- pictures -----------------------------------------------------------------------------
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
         images = self.game.sample(self.fixed_z, self.ema["G"].module if "G" in self.ema else None)
-        path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png")
+        ref = self._data_cpu  # 2-D points are drawn over its true modes
+        path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png", reference=ref)
         if writer is not None:
-            writer.image("samples", make_grid(images), self.step)
+            writer.image("samples", make_grid(images, reference=ref), self.step)
         return path
 
     # -- evaluation during training --------------------------------------------------------------

@@ -1,0 +1,251 @@
+"""Mode collapse, measured with the protocols of VEEGAN and PacGAN, next to the published numbers.
+
+For each dataset (ring8, grid25, stacked-mnist), method and seed: train with gankit's Trainer,
+draw the protocol's samples (2,500 on the 2-D mixtures, 26,000 on stacked MNIST) from one fixed
+noise seed, and score them with ``gankit.metrics.modes``. Writes
+``benchmarks/results/mode_collapse.md`` (mean ± standard error over seeds, and the published rows
+with their sources), the per-seed numbers as JSON, and one picture per method (seed 0's samples
+over the true modes) under ``benchmarks/results/mode_collapse/``.
+
+Methods share the dataset's preset and differ only in what they name: ``GAN`` is the preset without
+packing, ``PacGAN2``/``PacGAN4`` pack 2/4 samples per D decision, ``gankit`` is the preset as
+shipped. Every method sees ``train.batch_size`` real and generated samples per D step (a packed D
+makes batch_size/m decisions on each side).
+
+    python benchmarks/mode_collapse.py                       # 10 seeds, ring8 + grid25, 4 methods
+    python benchmarks/mode_collapse.py --seeds 3 --datasets ring8 --methods GAN,gankit --steps 500
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent / "src"))
+
+from gankit.config import load_config  # noqa: E402
+from gankit.metrics.modes import evaluate_modes, mean_and_stderr, POINTS_N, STACKED_N  # noqa: E402
+from gankit.train.trainer import Trainer  # noqa: E402
+from gankit.utils.images import save_image_grid  # noqa: E402
+
+PRESETS = {"ring8": "toy-ring8", "grid25": "toy-grid25", "stacked-mnist": "stacked-mnist"}
+METHODS = {  # overrides on top of the dataset's preset
+    "GAN": ["tricks.pack=1"],
+    "PacGAN2": ["tricks.pack=2"],
+    "PacGAN4": ["tricks.pack=4"],
+    "gankit": [],
+}
+STACKED_NAMES = {"GAN": "DCGAN", "PacGAN2": "PacDCGAN2", "PacGAN4": "PacDCGAN4", "gankit": "PacDCGAN2 (preset)"}
+GOAL_VALUES = {"ring8": (98.0, 0.02), "grid25": (97.0, 0.02)}  # high quality % at least, reverse KL at most
+
+# Published rows: (method, modes, high quality %, reverse KL) for the 2-D sets; (method, modes, KL) for stacked MNIST.
+VEEGAN = "Srivastava et al. 2017 (VEEGAN), Table 1"
+PACGAN = "Lin et al. 2018 (PacGAN), Table 1"
+PACGAN_STACKED = "Lin et al. 2018 (PacGAN), Table 3 (DCGAN and VEEGAN rows from Srivastava et al. 2017)"
+PUBLISHED = {
+    "ring8": [("GAN", 1, 99.3, None, VEEGAN), ("ALI", 2.8, 0.13, None, VEEGAN), ("Unrolled GAN", 7.6, 35.6, None, VEEGAN),
+              ("VEEGAN", 8, 52.9, None, VEEGAN), ("GAN", 6.3, 98.2, 0.45, PACGAN), ("PacGAN2", 7.9, 95.6, 0.07, PACGAN),
+              ("PacGAN4", 7.8, 95.9, 0.07, PACGAN)],
+    "grid25": [("GAN", 3.3, 0.5, None, VEEGAN), ("ALI", 15.8, 1.6, None, VEEGAN), ("Unrolled GAN", 23.6, 16, None, VEEGAN),
+               ("VEEGAN", 24.6, 40, None, VEEGAN), ("GAN", 17.3, 94.8, 0.70, PACGAN), ("ALI", 24.1, 95.7, 0.14, PACGAN),
+               ("PacGAN4", 24.8, 93.6, 0.04, PACGAN)],
+    "stacked-mnist": [("DCGAN", 99, None, 3.4, PACGAN_STACKED), ("VEEGAN", 150, None, 2.95, PACGAN_STACKED),
+                      ("PacDCGAN2", 1000, None, 0.06, PACGAN_STACKED)],
+}
+GOALS = {"ring8": "8/8 modes in every seed, >= 98% high quality, reverse KL <= 0.02",
+         "grid25": "25/25 modes in every seed, >= 97% high quality, reverse KL <= 0.02",
+         "stacked-mnist": "1,000 modes, KL <= 0.05"}
+
+
+def run_one(dataset: str, method: str, seed: int, args) -> dict:
+    overrides = [f"seed={seed}", f"train.threads={args.threads}", "train.progress=false", "train.tensorboard=false",
+                 "train.sample_every=0", "train.checkpoint_every=0", *METHODS[method], *args.set]
+    if args.steps:
+        overrides.append(f"train.steps={args.steps}")
+    cfg = load_config(PRESETS[dataset], overrides)
+    run_dir = Path(args.runs) / dataset / method / f"seed{seed}"
+    trainer = Trainer(cfg, run_dir)
+    t0 = time.perf_counter()
+    trainer.fit()
+    seconds = time.perf_counter() - t0
+    n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
+    z = trainer.game.noise(n, generator=torch.Generator().manual_seed(10_000 + seed))
+    G = trainer.ema["G"].module if "G" in trainer.ema else None
+    fake = torch.cat([trainer.game.sample(z[i:i + 1000].to(trainer.device), G).float().cpu()
+                      for i in range(0, n, 1000)])
+    scores, _, _ = evaluate_modes(fake, trainer.data)
+    row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
+           "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
+           "started": args.started,
+           "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
+    if seed == args.picture_seed:
+        pic = Path(args.results) / "mode_collapse" / f"{dataset}-{method}.png"
+        show = fake[:POINTS_N] if fake.dim() == 2 else fake[:64]
+        save_image_grid(show, pic, reference=trainer.data, min_size=200)
+    return row
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__}"
+
+
+def _settings(dataset: str) -> str:
+    c = load_config(PRESETS[dataset])
+    return (f"Settings of every gankit row: preset `{PRESETS[dataset]}` ({c.loss.name} objective, "
+            f"{c.loss.g_cost} G cost; G {c.model.g.name} width {c.model.g.width}, D {c.model.d.name} width "
+            f"{c.model.d.width}, latent {c.model.latent_dim}; Adam G {c.optim.g.lr:g} / D {c.optim.d.lr:g} betas "
+            f"{tuple(c.optim.g.betas)}; EMA {c.train.ema_decay:g}; penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}) "
+            f"with the row's pack and overrides.")
+
+
+def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
+    if dataset not in GOAL_VALUES:
+        best = max(rows, key=lambda r: r["scores"]["modes[classifier:mnist]"]) if rows else None
+        return ("Goal not met: " + (f"best run {best['scores']['modes[classifier:mnist]']:.0f} modes, KL "
+                                     f"{best['scores']['kl[classifier:mnist]']:.2f}." if best else "not run."))
+    hq_goal, kl_goal = GOAL_VALUES[dataset]
+    met, best = [], None
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        hq = mean_and_stderr(r["scores"]["hq_percent"] for r in rs)[0]
+        kl = mean_and_stderr(r["scores"]["reverse_kl"] for r in rs)[0]
+        if all(r["scores"]["modes"] == r["scores"]["modes_total"] for r in rs) and hq >= hq_goal and kl <= kl_goal:
+            met.append(f"{m} ({len(rs)} seeds)")
+        best = max(best or (hq, m), (hq, m))
+    return ("Goal met by: " + ", ".join(met) if met else
+            f"Goal not met by any method run (best mean high quality: {best[1]}, {best[0]:.1f}%).")
+
+
+def _overrides(command: str) -> list[str]:
+    """The --set KEY=VALUE overrides of a recorded command line."""
+    words = command.split()
+    return [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--set"]
+
+
+def _fmt(values, digits=1, scale=1.0):
+    mean, se = mean_and_stderr(v * scale for v in values)
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def write_report(rows: list[dict], args, path: Path) -> None:
+    loads = [r["load"] for r in rows]
+    commands = list(dict.fromkeys(r["command"] for r in rows))
+    lines = ["# Mode collapse: gankit against the published numbers", "",
+             "Command(s): " + "; ".join(f"`{c.rstrip()}`" for c in commands), "",
+             f"Machine: {_machine()}; {args.threads} torch thread(s) per run; 1-minute load average "
+             f"{min(loads):.1f}-{max(loads):.1f} at the end of the runs (the machine was shared by other jobs). "
+             f"Runs started {', '.join(dict.fromkeys(r['started'] for r in rows))}.", "",
+             "Protocol (VEEGAN and PacGAN): 2,500 samples on the 2-D mixtures, a sample is high quality within "
+             "3 std of its nearest mean, a mode is captured when a high-quality sample is nearest to it, reverse KL "
+             "= KL(histogram of high-quality samples over the modes ‖ uniform). Stacked MNIST: 26,000 samples, "
+             "each channel read by gankit's MNIST classifier, KL of the 1,000-bin histogram to uniform. "
+             "gankit rows: mean ± standard error over the seeds that ran.", ""]
+    datasets = list(dict.fromkeys([r["dataset"] for r in rows] + args.datasets))
+    for dataset in datasets:
+        mine = [r for r in rows if r["dataset"] == dataset]
+        methods = list(dict.fromkeys(r["method"] for r in mine))
+        stacked = dataset == "stacked-mnist"
+        lines += [f"## {dataset}", "", f"Goal: {GOALS[dataset]}.", ""]
+        if stacked:
+            lines += ["| method | modes (of 1,000) | KL | seeds | steps | s / seed | source |", "|---|---|---|---|---|---|---|"]
+            for name, modes, _, kl, src in PUBLISHED[dataset]:
+                lines.append(f"| {name} | {modes} | {kl} | | | | {src} |")
+        else:
+            lines += ["| method | modes | high quality % | reverse KL | seeds with all modes | seeds | steps | "
+                      "s / seed | source |", "|---|---|---|---|---|---|---|---|---|"]
+            for name, modes, hq, rkl, src in PUBLISHED[dataset]:
+                lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | {src} |")
+        for method in methods:
+            rs = [r for r in mine if r["method"] == method]
+            if not rs:
+                continue
+            label = STACKED_NAMES[method] if stacked else method
+            pack = rs[0]["pack"]
+            extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
+            name = f"{label} (gankit, pack {pack}, batch {rs[0]['batch_size']}{extra})"
+            secs = _fmt([r["seconds"] for r in rs], 0)
+            steps = rs[0]["steps"]
+            if stacked:
+                lines.append(f"| {name} | {_fmt([r['scores']['modes[classifier:mnist]'] for r in rs])} | "
+                             f"{_fmt([r['scores']['kl[classifier:mnist]'] for r in rs], 3)} | {len(rs)} | {steps} | "
+                             f"{secs} | measured |")
+            else:
+                total = rs[0]["scores"]["modes_total"]
+                full = sum(r["scores"]["modes"] == total for r in rs)
+                lines.append(f"| {name} | {_fmt([r['scores']['modes'] for r in rs])} | "
+                             f"{_fmt([r['scores']['hq_percent'] for r in rs])} | "
+                             f"{_fmt([r['scores']['reverse_kl'] for r in rs], 3)} | {full}/{len(rs)} | {len(rs)} | "
+                             f"{steps} | {secs} | measured |")
+        lines += ["", _settings(dataset), "", _verdict(dataset, mine, methods)]
+        shown = [m for m in methods if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
+        if shown:
+            lines += ["", f"Samples of seed {args.picture_seed}" + (" over the true modes (red)" if not stacked else "")
+                      + f", one picture per method ({', '.join(shown)}):", "",
+                      " ".join(f"![{dataset} {m}](mode_collapse/{dataset}-{m}.png)" for m in shown)]
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per method (default 10)")
+    p.add_argument("--steps", type=int, default=0, help="training steps per run (default: the preset's)")
+    p.add_argument("--methods", default="GAN,PacGAN2,PacGAN4", help=f"any of {', '.join(METHODS)}")
+    p.add_argument("--datasets", default="ring8,grid25", help=f"any of {', '.join(PRESETS)}")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override for every run")
+    p.add_argument("--picture-seed", type=int, default=0)
+    p.add_argument("--runs", default=str(ROOT / "out" / "mode_collapse"), help="run directories (ignored by git)")
+    p.add_argument("--results", default=str(ROOT / "results"))
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the results JSON, run nothing")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows of other datasets/methods already in the results JSON")
+    args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.methods = [m for m in args.methods.split(",") if m]
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    bad = [m for m in args.methods if m not in METHODS] + [d for d in args.datasets if d not in PRESETS]
+    if bad:
+        p.error(f"unknown method/dataset: {', '.join(bad)}")
+    out = Path(args.results) / "mode_collapse.md"
+    args.started, rows = time.strftime("%Y-%m-%d %H:%M"), []
+    if args.report_only:
+        rows = json.loads(out.with_suffix(".json").read_text())
+        args.datasets = []
+        write_report(rows, args, out)
+        print(f"wrote {out}")
+        return
+    if args.append and out.with_suffix(".json").is_file():
+        rows = [r for r in json.loads(out.with_suffix(".json").read_text())
+                if not (r["dataset"] in args.datasets and r["method"] in args.methods)]
+    for dataset in args.datasets:
+        for method in args.methods:
+            for seed in range(args.seeds):
+                row = run_one(dataset, method, seed, args)
+                rows.append(row)
+                s = row["scores"]
+                print(f"{dataset} {method} seed {seed}: {row['seconds']:.0f} s  "
+                      + "  ".join(f"{k} {v:.3g}" for k, v in s.items()), flush=True)
+                write_report(rows, args, out)  # partial results survive an interrupted run
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
