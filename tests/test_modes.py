@@ -3,6 +3,7 @@ packing (shapes, what each decision sees, penalties per decision), the toy netwo
 and the CLI path ``gankit train toy-ring8`` -> ``gankit eval --metrics modes``."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -282,3 +283,20 @@ def test_training_2d_figure_from_the_real_trainer(tmp_path):
         game.D.lin.bias.zero_()
     xx, yy, s = decision_surface(game, span=1.0, resolution=3)
     assert_close(s, torch.sigmoid(2 * xx))  # probability "real" of the cross-entropy objective
+
+
+def test_evaluation_during_training_on_points_scores_modes_and_bad_metrics_stop_first(tmp_path):
+    from gankit.api import prepare_training
+    from gankit.errors import GankitError
+
+    common = ["train.steps=20", "train.batch_size=50", "model.g.width=16", "model.d.width=16",
+              "train.progress=false", "train.tensorboard=false", "train.sample_every=0", "eval.every=10"]
+    tr = prepare_training("toy-ring8", [*common, "eval.metrics=[modes]"], out=tmp_path / "ok")
+    tr.fit()
+    rows = [json.loads(line) for line in (tmp_path / "ok" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/modes" in r]
+    assert [r["step"] for r in evals] == [10, 20]
+    assert all(0 <= r["eval/modes"] <= 8 and 0 <= r["eval/hq_percent"] <= 100 for r in evals)
+    with pytest.raises(GankitError, match="fid: not defined for 2-D point data"):
+        prepare_training("toy-ring8", [*common, "eval.metrics=[fid]"], out=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -109,7 +109,7 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
     metrics = parse_metrics(list(metrics) if explicit else list(ALL_METRICS))
     tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
     train = train if train is not None else load_data(DataConfig(**{**data_cfg.__dict__, "split": "train"}))
-    metrics = _applicable(metrics, explicit, train, data_cfg)
+    metrics = applicable_metrics(metrics, explicit, train, data_cfg)
     if extractor is None and any(m != "modes" for m in metrics):
         raise GankitError(f"{', '.join(m for m in metrics if m != 'modes')}: need a feature extractor")
     needs_heldout = "memorization" in metrics or "fid" in metrics
@@ -184,14 +184,14 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
     return res
 
 
-def _applicable(metrics: list[str], explicit: bool, train, data_cfg: DataConfig) -> list[str]:
+def applicable_metrics(metrics: list[str], explicit: bool, train, data_cfg: DataConfig) -> list[str]:
     """On 2-D point data only ``modes`` applies; ``modes`` applies to the mixtures and stacked MNIST."""
     points = isinstance(train, PointData)
     if not explicit:
         return ["modes"] if points else [m for m in metrics if m != "modes" or has_modes(data_cfg)]
     if points and metrics != ["modes"]:
         raise GankitError(f"{', '.join(m for m in metrics if m != 'modes')}: not defined for 2-D point data "
-                          f"({data_cfg.name}); use --metrics modes")
+                          f"({data_cfg.name}); score them with the modes metric (gankit eval --metrics modes, eval.metrics=[modes])")
     return metrics
 
 

@@ -146,6 +146,10 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.best: dict[str, Any] = {}  # {"metric", "value", "step"} of checkpoints/best.pt
         self._extractor = None
+        if cfg.eval.every:  # a metric that cannot apply here stops now, not after the first eval.every steps
+            from ..metrics.evaluate import applicable_metrics, parse_metrics
+
+            applicable_metrics(parse_metrics(list(cfg.eval.metrics)), True, self._data_cpu, cfg.data)
         self.resumed = resume_state is not None
         if resume_state is not None:
             self._load_state(resume_state)
@@ -310,18 +314,20 @@ class Trainer:
     # -- evaluation during training --------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Score ``eval.n`` samples (from a fixed seed, EMA generator if any); never touches the training RNG."""
-        from ..metrics.evaluate import evaluate
+        from ..metrics.evaluate import default_sample_count, evaluate, needs_extractor
         from ..metrics.extractors import build_extractor
 
         e = self.cfg.eval
-        if self._extractor is None:
+        metrics = list(e.metrics)
+        if self._extractor is None and needs_extractor(metrics, self.cfg.data):
             self._extractor = build_extractor(e.extractor, self.cfg.data, self.device, e.inception_weights)
+        n = default_sample_count(metrics, self.cfg.data, e.n)  # the modes protocol fixes its own count
         G = self.ema["G"].module if "G" in self.ema else None
         g = torch.Generator().manual_seed(self.cfg.seed + 12345)
-        z = self.game.noise(e.n, generator=g)
+        z = self.game.noise(n, generator=g)
         fake = torch.cat([self.game.sample(z[i:i + 500].to(self.device), G).float().cpu()
-                          for i in range(0, e.n, 500)])
-        res = evaluate(fake, self.cfg.data, self._extractor, list(e.metrics), train=self._data_cpu, seed=0)
+                          for i in range(0, n, 500)])
+        res = evaluate(fake, self.cfg.data, self._extractor, metrics, train=self._data_cpu, seed=0)
         return res.scores
 
     def _evaluate_and_keep_best(self, writer: MetricsWriter) -> None:
