@@ -74,8 +74,11 @@ def _cmd_train(args) -> int:
         if trainer.is_main:
             procs = (f", {d.world_size} processes x batch {t.batch_size} = global batch {d.world_size * t.batch_size}"
                      if d.enabled else "")
-            print(f"run directory: {trainer.run_dir}  (device {trainer.device}{procs}, {len(trainer.data)} images "
-                  f"{'x'.join(map(str, trainer.data.shape))}, step {trainer.step} -> {t.steps})", file=sys.stderr)
+            shape = trainer.data.shape
+            what = (f"{len(trainer.data)} points in {shape[0]}-D" if len(shape) == 1
+                    else f"{len(trainer.data)} images {'x'.join(map(str, shape))}")
+            print(f"run directory: {trainer.run_dir}  (device {trainer.device}{procs}, {what}, "
+                  f"step {trainer.step} -> {t.steps})", file=sys.stderr)
         r = trainer.fit()
     finally:
         shutdown()
