@@ -40,6 +40,7 @@ import torch
 import torch.nn as nn
 
 MODELS = {"mlp": "gan-mnist", "dcgan": "dcgan-mnist"}
+DEVICE = torch.device("cpu")  # --device: both loops train there
 GOALS = {"mlp": 2.0, "dcgan": 1.3}
 BATCH = 64
 
@@ -51,6 +52,11 @@ def _nets(preset: str):
     cfg = load_config(preset)
     shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
     return cfg, build_generator(cfg.model, shape), build_discriminator(cfg.model, shape)
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 # -- the reference loop, in the seed's style -------------------------------------------------------
@@ -82,6 +88,7 @@ def reference_rate(preset: str, warmup: int, iters: int) -> float:
     cfg, generator, D = _nets(preset)
     discriminator = nn.Sequential(D, nn.Sigmoid())
     adversarial_loss = nn.BCELoss()
+    generator, discriminator, adversarial_loss = generator.to(DEVICE), discriminator.to(DEVICE), adversarial_loss.to(DEVICE)
     lr, betas = cfg.optim.g.lr, tuple(cfg.optim.g.betas)
     optimizer_G = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
@@ -93,13 +100,14 @@ def reference_rate(preset: str, warmup: int, iters: int) -> float:
     while True:
         for imgs, _ in dataloader:
             if done == warmup:
+                _sync()
                 t0 = time.perf_counter()
-            valid = torch.ones(imgs.size(0), 1)
-            fake = torch.zeros(imgs.size(0), 1)
-            real_imgs = imgs
+            valid = torch.ones(imgs.size(0), 1, device=DEVICE)
+            fake = torch.zeros(imgs.size(0), 1, device=DEVICE)
+            real_imgs = imgs.to(DEVICE)  # the seed's imgs.type(Tensor)
 
             optimizer_G.zero_grad()
-            z = torch.tensor(np.random.normal(0, 1, (imgs.shape[0], latent_dim)), dtype=torch.float32)
+            z = torch.tensor(np.random.normal(0, 1, (imgs.shape[0], latent_dim)), dtype=torch.float32, device=DEVICE)
             gen_imgs = generator(z)
             g_loss = adversarial_loss(discriminator(gen_imgs).view(-1, 1), valid)
             g_loss.backward()
@@ -113,6 +121,7 @@ def reference_rate(preset: str, warmup: int, iters: int) -> float:
             optimizer_D.step()
             done += 1
             if done == warmup + iters:
+                _sync()
                 return iters * BATCH / (time.perf_counter() - t0)
 
 
@@ -128,7 +137,8 @@ def gankit_rate(preset: str, warmup: int, iters: int, extra: list[str]) -> float
         trainer = prepare_training(preset, [f"train.steps={warmup + iters}", f"train.batch_size={BATCH}",
                                             "train.sample_every=0", "train.checkpoint_every=0",
                                             "train.tensorboard=false", "train.progress=false", "train.ema_decay=0",
-                                            "eval.every=0", f"train.log_every={log_every}", *extra],
+                                            "eval.every=0", f"train.log_every={log_every}",
+                                            f"train.device={DEVICE}", *extra],
                                    out=Path(tmp) / "run")
         trainer.fit()
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -159,14 +169,20 @@ def step_flops(preset: str, extra: list[str]) -> float:
         return float(counter.get_total_flops())
 
 
-def matmul_peak(seconds: float = 3.0) -> float:
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+def matmul_peak(seconds: float = 3.0, dtype: torch.dtype = torch.float32) -> float:
+    """Median GFLOP/s of a square matrix product on DEVICE (2048² on a CPU, 8192² on a GPU; float32
+    without TF32 unless ``dtype`` says otherwise)."""
+    n = 8192 if DEVICE.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=DEVICE, dtype=dtype), torch.randn(n, n, device=DEVICE, dtype=dtype)
+    torch.mm(a, b)
     rates = []
     t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end:
+        _sync()
         t0 = time.perf_counter()
         torch.mm(a, b)
-        rates.append(2 * 2048**3 / (time.perf_counter() - t0) / 1e9)
+        _sync()
+        rates.append(2 * n**3 / (time.perf_counter() - t0) / 1e9)
     return statistics.median(rates)
 
 
@@ -178,26 +194,33 @@ def profile_dcgan(extra: list[str], steps: int = 20) -> list[tuple[str, float, f
     from gankit.api import prepare_training
 
     with tempfile.TemporaryDirectory() as tmp:
-        tr = prepare_training("dcgan-mnist", [f"train.batch_size={BATCH}", *extra], out=Path(tmp) / "r")
+        tr = prepare_training("dcgan-mnist", [f"train.batch_size={BATCH}", f"train.device={DEVICE}", *extra],
+                              out=Path(tmp) / "r")
         phases = tr.game.phases(1)
+        autocast = torch.autocast(DEVICE.type, dtype=tr.amp_dtype, enabled=tr.amp_dtype is not None)
 
         def step():
             for i, ph in enumerate(phases):
                 opt = tr.optimizers[ph.player]
                 opt.zero_grad(set_to_none=True)
                 batch = tr._batch() if ph.data else None
-                tr.game.run_phase(ph, batch, phases[i + 1] if i + 1 < len(phases) else None)
+                with autocast:
+                    tr.game.run_phase(ph, batch, phases[i + 1] if i + 1 < len(phases) else None)
                 opt.step()
 
         for _ in range(5):
             step()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        gpu = DEVICE.type == "cuda"
+        with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])) as prof:
             for _ in range(steps):
                 step()
+            _sync()
     events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
-    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:10]
-    return [(e.key, e.self_cpu_time_total / total, e.self_cpu_time_total / steps / 1e3) for e in top]
+    # on a GPU: where the device's time goes (kernels); on a CPU: each operator's own CPU time
+    t = (lambda e: e.self_device_time_total) if gpu else (lambda e: e.self_cpu_time_total)
+    total = sum(t(e) for e in events)
+    top = sorted(events, key=t, reverse=True)[:10]
+    return [(e.key, t(e) / total, t(e) / steps / 1e3) for e in top] + [("total", 1.0, total / steps / 1e3)]
 
 
 # -- driver ----------------------------------------------------------------------------------------
@@ -205,7 +228,9 @@ def profile_dcgan(extra: list[str], steps: int = 20) -> list[tuple[str, float, f
 def worker(kind: str, model: str, warmup: int, iters: int, extra: list[str]) -> None:
     preset = MODELS[model]
     rate = reference_rate(preset, warmup, iters) if kind == "reference" else gankit_rate(preset, warmup, iters, extra)
-    print(json.dumps({"img_per_s": rate, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    gpu_mb = torch.cuda.max_memory_allocated(DEVICE) / 2**20 if DEVICE.type == "cuda" else None
+    print(json.dumps({"img_per_s": rate, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "gpu_mb": gpu_mb}))
 
 
 def main() -> None:
@@ -213,12 +238,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, the cores)")
     ap.add_argument("--models", default="mlp,dcgan")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where both loops train")
     ap.add_argument("--set", dest="extra", action="append", default=[], help="extra gankit settings")
     ap.add_argument("--also", action="append", default=[], metavar="KEY=VALUE",
                     help="also measure gankit with this opt-in setting (a row of its own, not judged by the goals)")
-    ap.add_argument("--results", default="benchmarks/results/throughput.md")
+    ap.add_argument("--results", help="default benchmarks/results/throughput.md, or throughput-cuda.md on a GPU")
     ap.add_argument("--worker", nargs=4, metavar=("KIND", "MODEL", "WARMUP", "ITERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.worker:
@@ -226,7 +254,9 @@ def main() -> None:
         worker(kind, model, int(warmup), int(iters), args.extra)
         return
 
-    lengths = {"mlp": (100, 800), "dcgan": (15, 150)}  # (warmup, timed) iterations per measurement
+    gpu = DEVICE.type == "cuda"
+    # (warmup, timed) iterations per measurement
+    lengths = {"mlp": (200, 2000), "dcgan": (100, 1000)} if gpu else {"mlp": (100, 800), "dcgan": (15, 150)}
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}))
     variants = {"reference": [], "gankit": list(args.extra), **{f"gankit {a}": [*args.extra, a] for a in args.also}}
     results: dict[str, dict[str, list[dict]]] = {}
@@ -236,7 +266,7 @@ def main() -> None:
         for rep in range(args.repeats):
             for name, settings in variants.items():
                 kind = "reference" if name == "reference" else "gankit"
-                cmd = [sys.executable, __file__, "--worker", kind, model, str(warmup), str(iters),
+                cmd = [sys.executable, __file__, "--worker", kind, model, str(warmup), str(iters), "--device", args.device,
                        *(f"--set={e}" for e in settings)] + (["--threads", str(args.threads)] if args.threads else [])
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if out.returncode != 0:
@@ -247,6 +277,7 @@ def main() -> None:
                       f"(peak RSS {r['max_rss_mb']:.0f} MB)", flush=True)
 
     peak = matmul_peak()
+    peak_bf16 = matmul_peak(dtype=torch.bfloat16) if gpu else None
     extra = list(args.extra)
     flops = {model: step_flops(MODELS[model], extra) for model in results}
     prof = profile_dcgan(extra) if "dcgan" in results else []
@@ -255,25 +286,33 @@ def main() -> None:
     med = {m: {v: statistics.median(x["img_per_s"] for x in r[v]) for v in r} for m, r in results.items()}
     lines = ["# Training throughput: gankit's trainer against the seed-style loop", "",
              f"Command: `python benchmarks/throughput.py --repeats {args.repeats}"
+             + (f" --device {args.device}" if gpu else "")
              + (f" --threads {args.threads}" if args.threads else "")
              + "".join(f" --set {e}" for e in args.extra) + "".join(f" --also {a}" for a in args.also)
              + f"` ({time.strftime('%Y-%m-%d %H:%M')}).", "",
              f"Machine: {platform.platform()}, {platform.processor() or 'x86_64'}, {os.cpu_count()} CPU cores, "
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 2048² matmul peak measured "
-             f"in this run: {peak:.0f} GFLOP/s before the profile, {peak_after:.0f} after. Batch {BATCH}, the "
-             f"MNIST subset (4,500 images, 28 px), the same networks in both loops (gankit's factories). Each "
-             f"measurement is its own process; the loops alternate within every repeat; medians over "
-             f"{args.repeats} repeats. The goals are judged on gankit's defaults (float32 on CPU).", "",
+             f"torch {torch.__version__}, "
+             + (f"{torch.cuda.get_device_name(DEVICE)}; float32 (no TF32) 8192² matmul peak measured in this run: "
+                f"{peak:.0f} GFLOP/s before the profile, {peak_after:.0f} after (bfloat16: {peak_bf16:.0f})"
+                if gpu else
+                f"{torch.get_num_threads()} threads; float32 2048² matmul peak measured in this run: {peak:.0f} "
+                f"GFLOP/s before the profile, {peak_after:.0f} after")
+             + f". Batch {BATCH}, the MNIST subset (4,500 images, 28 px), the same networks in both loops "
+             f"(gankit's factories), both on {DEVICE}. Each measurement is its own process; the loops alternate "
+             f"within every repeat; medians over {args.repeats} repeats. "
+             + ("gankit's defaults on CUDA train in bfloat16 autocast (train.precision=auto); the reference in "
+                "float32. The goals are for the CPU and are not judged here." if gpu else
+                "The goals are judged on gankit's defaults (float32 on CPU)."), "",
              "| model | loop | img/s (median) | ratio to reference | goal | GFLOP/s (share of matmul peak) "
-             "| peak RSS (MB) | all repeats (img/s) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+             + ("| peak GPU memory (MB) " if gpu else "") + "| peak RSS (MB) | all repeats (img/s) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if gpu else "") + "--- |"]
     missed = []
     for model, r in results.items():
         ref = med[model]["reference"]
         for name in r:
             rate, ratio = med[model][name], med[model][name] / ref
             goal = ""
-            if name == "gankit":
+            if name == "gankit" and not gpu:
                 ok = ratio >= GOALS[model]
                 goal = f"≥ {GOALS[model]}× {'met' if ok else 'MISSED'}"
                 if not ok:
@@ -282,17 +321,22 @@ def main() -> None:
             every = ", ".join(f"{x['img_per_s']:.0f}" for x in r[name])
             lines.append(f"| {model} (`{MODELS[model]}`) | {name} | {rate:.0f} | "
                          f"{'**%.2f×**' % ratio if name != 'reference' else '1'} | {goal} | "
-                         f"{gflops:.0f} ({100 * gflops / peak:.0f}%) | {max(x['max_rss_mb'] for x in r[name]):.0f} | {every} |")
+                         f"{gflops:.0f} ({100 * gflops / peak:.0f}%) | "
+                         + (f"{max(x['gpu_mb'] for x in r[name]):.0f} | " if gpu else "")
+                         + f"{max(x['max_rss_mb'] for x in r[name]):.0f} | {every} |")
     lines += ["", "FLOPs of one iteration (D phase + G phase, batch %d, counted by torch.utils.flop_counter on "
               "gankit's step): %s. The GFLOP/s column applies that count to every loop's rate (the reference "
               "does slightly more work per iteration: its G step also computes D's weight gradients)."
               % (BATCH, ", ".join(f"{m} {f / 1e9:.2f} GFLOP" for m, f in flops.items()))]
     if prof:
-        lines += ["", "Where gankit's DCGAN step spends its time (torch.profiler, self CPU time, 20 steps):", "",
+        lines += ["", "Where gankit's DCGAN step spends its time (torch.profiler, "
+                  + ("self GPU time of the kernels" if gpu else "self CPU time") + ", 20 steps):", "",
                   "| operator | share | ms per step |", "| --- | ---: | ---: |"]
-        lines += [f"| `{k}` | {100 * share:.1f}% | {ms:.1f} |" for k, share, ms in prof]
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text("\n".join(lines) + "\n")
+        lines += [f"| `{k}` | {100 * share:.1f}% | {ms:.2f} |" if k != "total" else f"| all operators | 100% | {ms:.2f} |"
+                  for k, share, ms in prof]
+    results_path = Path(args.results or f"benchmarks/results/throughput{'-cuda' if gpu else ''}.md")
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     sys.exit(1 if missed else 0)
 
