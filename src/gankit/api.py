@@ -1,6 +1,7 @@
 """The Python API: the same operations as the CLI, returning objects instead of printing."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,16 +83,55 @@ def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> t
     return game.G.to(resolve_device(device)).eval(), cfg
 
 
+def _labels(cfg: Config, labels, n: int) -> torch.Tensor | None:
+    """Class labels for a conditional generator: an int (every sample), a sequence/tensor of n, or None
+    (balanced: sample i gets class i mod K)."""
+    k = cfg.model.num_classes
+    if cfg.model.g.conditioning == "none":
+        if labels is not None:
+            raise GankitError("this generator is unconditional; it takes no class labels")
+        return None
+    if labels is None:
+        return torch.arange(n) % k
+    y = torch.full((n,), int(labels)) if isinstance(labels, int) else torch.as_tensor(labels).long().flatten()
+    if len(y) != n:
+        raise GankitError(f"labels: {len(y)} labels for {n} samples")
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise GankitError(f"class labels must lie in [0, {k - 1}], got {int(y.min())}..{int(y.max())}")
+    return y
+
+
 @torch.no_grad()
-def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500) -> torch.Tensor:
+def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500,
+           labels=None) -> torch.Tensor:
     """``n`` images in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
-    gives the same samples."""
+    gives the same samples. A conditional generator takes ``labels``: one class for all, or n classes
+    (default: balanced, sample i of class i mod K)."""
     if n < 1:
         raise GankitError(f"--n must be >= 1, got {n}")
     G, cfg = load_generator(path, device)
+    y = _labels(cfg, labels, n)
     dev = next(G.parameters()).device
     z = torch.randn(n, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])
+    if y is None:
+        return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])
+    return torch.cat([G(z[i:i + batch_size].to(dev), y[i:i + batch_size].to(dev)).float().cpu()
+                      for i in range(0, n, batch_size)])
+
+
+def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = "cpu") -> torch.Tensor:
+    """A conditional generator's class grid: (K * columns, C, H, W), row k shows class k, and column j
+    uses the same noise in every row (the style stays, the class changes)."""
+    G, cfg = load_generator(path, device)
+    if cfg.model.g.conditioning == "none":
+        raise GankitError("--classes: this generator is unconditional")
+    if columns < 1:
+        raise GankitError(f"--n must be >= 1, got {columns}")
+    k = cfg.model.num_classes
+    z = torch.randn(columns, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(k, 1)
+    dev = next(G.parameters()).device
+    with torch.no_grad():
+        return G(z.to(dev), torch.arange(k).repeat_interleave(columns).to(dev)).float().cpu()
 
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
@@ -105,8 +145,31 @@ def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor
     _, cfg = load_generator(path)
     n = n if n is not None else default_sample_count(metrics, cfg.data)
     ext = build_extractor(extractor, cfg.data, device, inception_weights) if needs_extractor(metrics, cfg.data) else None
-    fake = sample(path, n, seed=seed, device=device)
-    return evaluate(fake, cfg.data, ext, metrics, seed=seed)
+    fake = sample(path, n, seed=seed, device=device)  # conditional: balanced classes, i mod K
+    res = evaluate(fake, cfg.data, ext, metrics, seed=seed)
+    if cfg.model.g.conditioning != "none" and (metrics is None or "fid" in metrics or "classes" in metrics):
+        _conditional_scores(res, fake, cfg, ext)
+    return res
+
+
+def _conditional_scores(res, fake: torch.Tensor, cfg: Config, ext) -> None:
+    """Class accuracy, intra-class FID and class coverage of a conditional run's balanced samples."""
+    from .data import load_data
+    from .metrics.conditional import conditional_scores
+    from .metrics.evaluate import reference
+
+    if ext is None or not ext.has_classes:
+        res.notes.append(f"conditional scores skipped: need the dataset classifier, not {ext.name if ext else 'none'}")
+        return
+    train = load_data(dataclasses.replace(cfg.data, split="train"))
+    if train.labels is None:
+        res.notes.append("conditional scores skipped: the dataset has no labels")
+        return
+    ref = reference(ext, train, f"{cfg.data.name}-{cfg.data.resolution}px{cfg.data.channels}-train")
+    f_fake, p_fake = ext.extract(fake)
+    k = cfg.model.num_classes
+    res.scores.update(conditional_scores(f_fake, p_fake, torch.arange(len(fake)) % k, ref.features, train.labels,
+                                         k, ext.name))
 
 
 def load_images(path: str | Path, resolution: int | None = None, channels: int | None = None):

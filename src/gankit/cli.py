@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True,
                    help=".png (a grid), .npy (float32 array in [-1, 1], NCHW) or DIR/ (one PNG per sample)")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--class", dest="klass", type=int, default=None, metavar="K",
+                   help="conditional runs: every sample of class K")
+    s.add_argument("--classes", choices=["all"], default=None,
+                   help="conditional runs: a grid with one row per class and --n columns, the same noise in every row")
 
     e = sub.add_parser("eval", help="score a run (or any images) with FID, KID, IS, precision/recall, ...",
                        description="Score a run's samples against its dataset, or --fake images against --real ones.")
@@ -100,7 +104,16 @@ def _cmd_sample(args) -> int:
     to_dir = args.out.endswith(("/", "\\")) or out.is_dir()
     if not to_dir and out.suffix.lower() not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name, or a folder ending in /")
-    images = sample(args.path, args.n, seed=args.seed, device=args.device)
+    nrow = None
+    if args.classes is not None:
+        if args.klass is not None:
+            raise GankitError("give --class K or --classes all, not both")
+        from .api import class_grid
+
+        images = class_grid(args.path, args.n, seed=args.seed, device=args.device)
+        nrow, args.n = args.n, len(images)
+    else:
+        images = sample(args.path, args.n, seed=args.seed, device=args.device, labels=args.klass)
     out.parent.mkdir(parents=True, exist_ok=True)
     if to_dir:
         from .utils.images import save_images
@@ -109,7 +122,7 @@ def _cmd_sample(args) -> int:
     elif out.suffix.lower() == ".npy":
         np.save(out, images.numpy().astype(np.float32))
     else:
-        save_image_grid(images, out)
+        save_image_grid(images, out, nrow=nrow)
     print(f"wrote {args.n} samples to {out}")
     return 0
 

@@ -39,11 +39,13 @@ class NetConfig:
     norm: Literal["batch", "none"] = "batch"  # normalisation layers of the family (none: e.g. a WGAN-GP critic)
     minibatch_std: bool = False    # discriminators: a minibatch standard deviation feature before the output (Karras et al. 2018)
     spectral_norm: bool = False    # spectral normalisation of every conv/linear weight (Miyato et al. 2018)
+    conditioning: str = "none"     # class conditioning (nets/conditioning.py): G none|concat|hadamard|cbn; D none|concat|projection|ac
 
 
 @dataclass
 class ModelConfig:
     latent_dim: int = 100
+    num_classes: int = 0           # classes of a conditional model (0: the dataset's; a run records the count it used)
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -54,6 +56,7 @@ class LossConfig:
     g_cost: GCost = "non-saturating"  # generator cost of the cross-entropy game (Goodfellow 2016, §3.2)
     ls_targets: tuple[float, float, float] = (0.0, 1.0, 1.0)  # lsgan (a, b, c): fake, real, G's target
     divergence: Literal["kl", "reverse-kl", "pearson", "squared-hellinger", "js", "gan"] = "js"  # fgan
+    ac_weight: float = 1.0         # ACGAN (model.d.conditioning=ac): weight of the class cross-entropy for D (real and fake) and G (fake)
 
 
 @dataclass
@@ -182,6 +185,7 @@ class Config:
         _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")
         _require(d.resolution >= 4, "data.resolution", d.resolution, "must be >= 4")
         _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")
+        _validate_conditioning(self)
         for p in ("g", "d"):
             _require(getattr(self.model, p).width >= 1, f"model.{p}.width", getattr(self.model, p).width,
                      "must be >= 1")
@@ -189,6 +193,32 @@ class Config:
             _require(o.lr > 0, f"optim.{p}.lr", o.lr, "must be > 0")
             _require(all(0 <= b < 1 for b in o.betas), f"optim.{p}.betas", list(o.betas), "must lie in [0, 1)")
         return self
+
+
+G_CONDITIONINGS = ("none", "concat", "hadamard", "cbn")
+D_CONDITIONINGS = ("none", "concat", "projection", "ac")
+
+
+def _validate_conditioning(cfg: "Config") -> None:
+    m = cfg.model
+    _require(m.g.conditioning in G_CONDITIONINGS, "model.g.conditioning", m.g.conditioning,
+             f"is not one of {', '.join(G_CONDITIONINGS)}")
+    _require(m.d.conditioning in D_CONDITIONINGS, "model.d.conditioning", m.d.conditioning,
+             f"is not one of {', '.join(D_CONDITIONINGS)}")
+    _require(m.num_classes == 0 or m.num_classes >= 2, "model.num_classes", m.num_classes, "must be 0 or >= 2")
+    _require(cfg.loss.ac_weight >= 0, "loss.ac_weight", cfg.loss.ac_weight, "must be >= 0")
+    if m.g.conditioning == "none" and m.d.conditioning == "none":
+        return
+    _require(m.g.conditioning != "none", "model.g.conditioning", "none",
+             f"must be set when D is conditional (model.d.conditioning={m.d.conditioning})")
+    _require(m.d.conditioning != "none", "model.d.conditioning", "none",
+             f"must be set when G is conditional (model.g.conditioning={m.g.conditioning})")
+    _require(m.g.conditioning != "cbn" or m.g.norm == "batch", "model.g.conditioning", "cbn",
+             "needs BatchNorm in G (model.g.norm=batch)")
+    _require(cfg.tricks.pack == 1, "tricks.pack", cfg.tricks.pack, "must be 1 for a conditional model")
+    _require(not m.d.minibatch_std or m.d.conditioning == "concat", "model.d.minibatch_std", True,
+             f"does not combine with model.d.conditioning={m.d.conditioning}")
+    _require(cfg.game == "gan", "game", cfg.game, "has no conditional form (conditioning needs game=gan)")
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:

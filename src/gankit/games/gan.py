@@ -6,14 +6,22 @@ its output is reused by the G phase that follows, so every iteration costs exact
 generator forward passes; D's parameters are frozen during the G phase so no gradient is computed for
 them; and real and fake images go through D as one batch when D has no BatchNorm (with BatchNorm the
 batches stay separate, as the DCGAN paper trains them, because mixing changes the batch statistics).
+
+Conditional GANs (``model.g.conditioning`` / ``model.d.conditioning``, nets/conditioning.py) play the
+same game with labels: G(z, y) and D(x, y). D sees real images with their own labels and fake images
+with the labels G was given; fake labels are drawn uniformly over the classes. With an auxiliary
+classifier D (ACGAN) the cross-entropy of its class logits, weighted by ``loss.ac_weight``, is added for
+D on real and fake and for G on fake (Odena et al. 2017, eqs. 1-2).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..augment import diff_augment, parse_policy
 from ..config import Config
+from ..errors import ConfigError
 from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
 from ..nets import build_discriminator, build_generator
@@ -29,9 +37,16 @@ def has_batchnorm(module: nn.Module) -> bool:
 class GANGame:
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int | None = None):
         self.latent_dim = cfg.model.latent_dim
-        self.G = build_generator(cfg.model, shape)
+        self.conditional = cfg.model.g.conditioning != "none"
+        self.num_classes = (cfg.model.num_classes or num_classes) if self.conditional else None
+        if self.conditional and num_classes and cfg.model.num_classes and cfg.model.num_classes != num_classes:
+            raise ConfigError(f"model.num_classes: {cfg.model.num_classes} but the dataset has {num_classes} classes")
+        if self.conditional and self.num_classes:
+            cfg.model.num_classes = self.num_classes  # the run's config records the count it used
+        self.ac_weight = cfg.loss.ac_weight if cfg.model.d.conditioning == "ac" else 0.0
+        self.G = build_generator(cfg.model, shape, self.num_classes)
         self.pack = cfg.tricks.pack  # PacGAN: D judges packs of this many samples (games/packing.py)
-        self.D = build_discriminator(cfg.model, packed_shape(tuple(shape), self.pack))
+        self.D = build_discriminator(cfg.model, packed_shape(tuple(shape), self.pack), self.num_classes)
         self.objective = build_objective(cfg.loss)
         if cfg.tricks.label_smoothing:
             self.objective.real_target = 1.0 - cfg.tricks.label_smoothing
@@ -44,6 +59,7 @@ class GANGame:
         self._d_updates = 0  # counts D phases, for the lazy R1 interval
         self._iterations = 0  # counts G phases, for the instance-noise schedule
         self._fake: torch.Tensor | None = None
+        self._fake_y: torch.Tensor | None = None
         self._batch_size = 64
         # what the training forward passes call: the players themselves, or wrappers the trainer
         # installs (DistributedDataParallel, torch.compile); D's frozen forward in the G phase needs
@@ -80,40 +96,64 @@ class GANGame:
     def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
 
+    def labels(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Class labels for ``n`` fake samples, uniform over the classes (None: unconditional)."""
+        if not self.conditional:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=generator).to(device)
+
+    def class_grid(self, n: int, generator: torch.Generator | None = None):
+        """(z, y) for a picture: one row per class, the same noise in every row; ``n`` is rounded down
+        to a multiple of the class count (at least one column)."""
+        cols = max(1, n // self.num_classes)
+        z = self.noise(cols, generator=generator).repeat(self.num_classes, 1)  # row k: the same z's
+        y = torch.arange(self.num_classes).repeat_interleave(cols)
+        return z, y
+
     def run_phase(self, phase: Phase, batch, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
         if phase.name == "D":
-            real, _ = batch
+            real, y = batch
             self._batch_size = real.shape[0]
-            return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G")
+            return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G",
+                                 y_real=y if self.conditional else None)
         if phase.name == "G":
-            real = batch[0] if batch is not None else None
-            return self._g_phase(self._batch_size, self.G_device(), real)
+            real, y_real = batch if batch is not None else (None, None)
+            return self._g_phase(self._batch_size, self.G_device(), real, y_real)
         raise ValueError(f"unknown phase {phase.name!r}")
 
     def G_device(self) -> torch.device:
         return next(self.G.parameters()).device
 
-    def _d_phase(self, real: torch.Tensor, keep_fake: bool) -> dict[str, torch.Tensor]:
+    def _d_phase(self, real: torch.Tensor, keep_fake: bool, y_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         pen = self.penalty
         r1_now = pen.r1 > 0 and self._d_updates % pen.r1_every == 0
         self._d_updates += 1
         if r1_now:  # R1 differentiates D's output on the real batch w.r.t. the batch itself
             real = real.detach().requires_grad_(True)
         z = self.noise(real.shape[0], device=real.device)
+        y_fake = self.labels(real.shape[0], device=real.device)
         with torch.set_grad_enabled(keep_fake):
-            fake = self._G_train(z)
-        self._fake = fake if keep_fake else None
+            fake = self._G(z, y_fake)
+        self._fake, self._fake_y = (fake, y_fake) if keep_fake else (None, None)
         fake = fake.detach()
         if self._joint_d_batch:
-            real_out, fake_out = self._D(torch.cat([real, fake])).float().split(real.shape[0] // self.pack)
+            y = torch.cat([y_real, y_fake]) if self.conditional else None
+            real_out, fake_out = _split(self._D(torch.cat([real, fake]), y), real.shape[0] // self.pack)
         else:
-            real_out, fake_out = self._D(real).float(), self._D(fake).float()
+            real_out, fake_out = self._D(real, y_real), self._D(fake, y_fake)
+        (real_out, real_cls), (fake_out, fake_cls) = _adv_cls(real_out), _adv_cls(fake_out)
         loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
         stats = {"loss/D": loss.detach(), "D_out/real": real_out.detach().mean(),
                  "D_out/fake": fake_out.detach().mean()}
+        if real_cls is not None:  # ACGAN: D learns to classify real and fake images
+            ac = F.cross_entropy(real_cls, y_real) + F.cross_entropy(fake_cls, y_fake)
+            loss = loss + self.ac_weight * ac
+            stats["loss/D_class"] = ac.detach()
+            stats["D_class_acc/real"] = (real_cls.detach().argmax(1) == y_real).float().mean()
         if pen.gp > 0:
-            # in D's (packed) input space
-            gp = gradient_penalty(self._D_train, pack(real, self.pack), pack(fake, self.pack))
+            # in D's (packed) input space; interpolates are judged with the real batch's labels
+            D_gp = self._D_train if not self.conditional else (lambda x: _adv_cls(self._D_train(x, y_real))[0])
+            gp = gradient_penalty(D_gp, pack(real, self.pack), pack(fake, self.pack))
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
         if r1_now:
@@ -127,26 +167,46 @@ class GANGame:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
         return stats
 
-    def _g_phase(self, batch_size: int, device, real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        fake, self._fake = self._fake, None
+    def _g_phase(self, batch_size: int, device, real: torch.Tensor | None = None,
+                 y_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        fake, y_fake, self._fake, self._fake_y = self._fake, self._fake_y, None, None
         if fake is None:
-            fake = self._G_train(self.noise(batch_size, device=device))
+            y_fake = self.labels(batch_size, device=device)
+            fake = self._G(self.noise(batch_size, device=device), y_fake)
         self._iterations += 1
         self.D.requires_grad_(False)
         try:
             if real is not None:  # feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer
+                # (conditional: real features with the real batch's labels, fake with G's labels)
+                target_args, fake_args = ((y_real,), (y_fake,)) if self.conditional else ((), ())
                 with torch.no_grad():
-                    target = self.D.features(pack(self._view(real), self.pack)).mean(0)
-                loss = (self.D.features(pack(self._view(fake), self.pack)).mean(0).float() - target.float()).pow(2).sum()
+                    target = self.D.features(pack(self._view(real), self.pack), *target_args).mean(0)
+                loss = (self.D.features(pack(self._view(fake), self.pack), *fake_args).mean(0).float()
+                        - target.float()).pow(2).sum()
+                stats = {}
             else:
-                loss = self.objective.g_loss(fake_out=self._D_frozen(pack(self._view(fake), self.pack)).float())
+                x = pack(self._view(fake), self.pack)
+                out = self._D_frozen(x, y_fake) if self.conditional else self._D_frozen(x)
+                fake_out, fake_cls = _adv_cls(out)
+                loss = self.objective.g_loss(fake_out=fake_out)
+                stats = {}
+                if fake_cls is not None:  # ACGAN: G makes its images classifiable as their labels
+                    ac = F.cross_entropy(fake_cls, y_fake)
+                    loss = loss + self.ac_weight * ac
+                    stats["loss/G_class"] = ac.detach()
             self._backward(loss, "G")
         finally:
             self.D.requires_grad_(True)
-        return {"loss/G": loss.detach()}
+        return {"loss/G": loss.detach(), **stats}
 
-    def _D(self, x: torch.Tensor) -> torch.Tensor:
-        return self._D_train(pack(self._view(x), self.pack))  # (B / pack,) decisions
+    def _D(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        """(B / pack,) decisions; for an ACGAN D a pair (decisions, class logits (B, K)), in float32."""
+        x = pack(self._view(x), self.pack)
+        out = self._D_train(x, y) if self.conditional else self._D_train(x)
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+    def _G(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self._G_train(z, y) if self.conditional else self._G_train(z)
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown: DiffAugment and instance noise, identically for real and fake."""
@@ -174,12 +234,30 @@ class GANGame:
 
     # -- pictures and evaluation --------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, z: torch.Tensor, G: nn.Module | None = None) -> torch.Tensor:
-        """Images for ``z`` from ``G`` (default: the live generator), in eval mode."""
+    def sample(self, z: torch.Tensor, G: nn.Module | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for ``z`` (and class labels ``y``, conditional models) from ``G`` (default: the live
+        generator), in eval mode."""
         G = G if G is not None else self.G
         was_training = G.training
         G.eval()
         try:
+            if self.conditional:
+                if y is None:
+                    raise ValueError("a conditional generator needs class labels y")
+                return G(z, y.to(z.device))
             return G(z)
         finally:
             G.train(was_training)
+
+
+def _adv_cls(out) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's output as (adversarial decisions, class logits or None)."""
+    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+
+
+def _split(out, n: int):
+    """Split D's output for a joint [real; fake] batch into the real and fake parts."""
+    if isinstance(out, tuple):
+        (a_real, a_fake), (c_real, c_fake) = out[0].split(n), out[1].split(n)
+        return (a_real, c_real), (a_fake, c_fake)
+    return out.split(n)

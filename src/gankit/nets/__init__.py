@@ -19,6 +19,14 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
 from .toy import ToyDiscriminator, ToyGenerator  # noqa: E402
+from .conditioning import D_CONDITIONING, G_CONDITIONING  # noqa: E402
+
+
+def _classes(num_classes: int | None, key: str) -> int:
+    if not num_classes or num_classes < 2:
+        raise ConfigError(f"{key}: class conditioning needs a labelled dataset with >= 2 classes "
+                          f"(this one has {num_classes or 'no labels'})")
+    return num_classes
 
 
 def spectral_normalize(module: nn.Module) -> nn.Module:
@@ -32,20 +40,38 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_generator(model: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
+def build_generator(model: ModelConfig, shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
+    """The family's G; with ``model.g.conditioning`` (and ``num_classes``) wrapped as G(z, y)."""
     family = GENERATORS.get(model.g.name, key="model.g.name")
+
+    def build(latent_dim: int) -> nn.Module:
+        return family(latent_dim=latent_dim, shape=shape, width=model.g.width, norm=model.g.norm)
+
     try:
-        G = family(latent_dim=model.latent_dim, shape=shape, width=model.g.width, norm=model.g.norm)
+        if model.g.conditioning != "none":
+            mode = G_CONDITIONING.get(model.g.conditioning, key="model.g.conditioning")
+            G = mode(build, model.latent_dim, _classes(num_classes, "model.g.conditioning"))
+        else:
+            G = build(model.latent_dim)
     except ValueError as e:  # e.g. a resolution the family cannot build
         raise ConfigError(f"model.g ({model.g.name}): {e}") from None
     return spectral_normalize(G) if model.g.spectral_norm else G
 
 
-def build_discriminator(model: ModelConfig, shape: tuple[int, ...]) -> nn.Module:
+def build_discriminator(model: ModelConfig, shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
+    """The family's D; with ``model.d.conditioning`` (and ``num_classes``) wrapped as D(x, y)."""
     family = DISCRIMINATORS.get(model.d.name, key="model.d.name")
+    extra = {"minibatch_std": True} if model.d.minibatch_std else {}
+
+    def build(shape: tuple[int, ...]) -> nn.Module:
+        return family(shape=shape, width=model.d.width, norm=model.d.norm, **extra)
+
     try:
-        extra = {"minibatch_std": True} if model.d.minibatch_std else {}
-        D = family(shape=shape, width=model.d.width, norm=model.d.norm, **extra)
+        if model.d.conditioning != "none":
+            mode = D_CONDITIONING.get(model.d.conditioning, key="model.d.conditioning")
+            D = mode(build, tuple(shape), _classes(num_classes, "model.d.conditioning"))
+        else:
+            D = build(shape)
     except ValueError as e:
         raise ConfigError(f"model.d ({model.d.name}): {e}") from None
     return spectral_normalize(D) if model.d.spectral_norm else D

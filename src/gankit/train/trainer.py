@@ -137,6 +137,10 @@ class Trainer:
         self.sampler = BatchSampler(len(data), t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
         self.fixed_z = self.game.noise(cfg.train.grid_size,
                                        generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
+        self.fixed_y = None  # conditional runs: one grid row per class, the same noise in every row
+        if getattr(self.game, "conditional", False):
+            z, y = self.game.class_grid(cfg.train.grid_size, torch.Generator().manual_seed(cfg.seed))
+            self.fixed_z, self.fixed_y = z.to(self.device), y.to(self.device)
         self.step = 0
         self.images_seen = 0
         self._seconds_before = 0.0  # training time of earlier sessions of this run
@@ -304,11 +308,13 @@ class Trainer:
 
     # -- pictures -----------------------------------------------------------------------------
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
-        images = self.game.sample(self.fixed_z, self.ema["G"].module if "G" in self.ema else None)
+        G = self.ema["G"].module if "G" in self.ema else None
+        images = self.game.sample(self.fixed_z, G, self.fixed_y) if self.fixed_y is not None else self.game.sample(self.fixed_z, G)
         ref = self._data_cpu  # 2-D points are drawn over its true modes
-        path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png", reference=ref)
+        nrow = len(self.fixed_z) // self.game.num_classes if self.fixed_y is not None else None
+        path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=nrow, reference=ref)
         if writer is not None:
-            writer.image("samples", make_grid(images, reference=ref), self.step)
+            writer.image("samples", make_grid(images, nrow=nrow, reference=ref), self.step)
         return path
 
     # -- evaluation during training --------------------------------------------------------------
@@ -325,7 +331,9 @@ class Trainer:
         G = self.ema["G"].module if "G" in self.ema else None
         g = torch.Generator().manual_seed(self.cfg.seed + 12345)
         z = self.game.noise(n, generator=g)
-        fake = torch.cat([self.game.sample(z[i:i + 500].to(self.device), G).float().cpu()
+        y = self.game.labels(n, generator=g) if getattr(self.game, "conditional", False) else None
+        fake = torch.cat([(self.game.sample(z[i:i + 500].to(self.device), G) if y is None else
+                           self.game.sample(z[i:i + 500].to(self.device), G, y[i:i + 500])).float().cpu()
                           for i in range(0, n, 500)])
         res = evaluate(fake, self.cfg.data, self._extractor, metrics, train=self._data_cpu, seed=0)
         return res.scores
