@@ -24,7 +24,7 @@ def test_lr_factor_by_hand_and_the_lr_of_the_last_step(tmp_path):
 
 
 def test_no_ramp_keeps_the_lr_and_bad_values_are_errors(tmp_path):
-    cfg = load_config("toy-ring8", SMALL + ["train.steps=3"])
+    cfg = load_config("toy-ring8", SMALL + ["train.steps=3", "train.lr_ramp_down=0"])
     tr = Trainer(cfg, tmp_path / "run")
     tr.fit()
     assert tr.optimizers["G"].param_groups[0]["lr"] == cfg.optim.g.lr
