@@ -82,6 +82,7 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
                       for i in range(0, n, 1000)])
     scores, _, _ = evaluate_modes(fake, trainer.data)
     row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
+           "cpu_seconds": trainer.cpu_seconds,
            "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
            "started": args.started,
            "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
@@ -107,10 +108,13 @@ def _machine() -> str:
 def _settings(dataset: str) -> str:
     c = load_config(PRESETS[dataset])
     return (f"Settings of every gankit row: preset `{PRESETS[dataset]}` ({c.loss.name} objective, "
-            f"{c.loss.g_cost} G cost; G {c.model.g.name} width {c.model.g.width}, D {c.model.d.name} width "
-            f"{c.model.d.width}, latent {c.model.latent_dim}; Adam G {c.optim.g.lr:g} / D {c.optim.d.lr:g} betas "
-            f"{tuple(c.optim.g.betas)}; EMA {c.train.ema_decay:g}; penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}) "
-            f"with the row's pack and overrides.")
+            f"{c.loss.g_cost} G cost; G {c.model.g.name} width {c.model.g.width} norm {c.model.g.norm}, D "
+            f"{c.model.d.name} width {c.model.d.width}, latent {c.model.latent_dim}; pack {c.tricks.pack}, batch "
+            f"{c.train.batch_size}, {c.train.steps} steps, d_steps {c.train.d_steps}; Adam G {c.optim.g.lr:g} / D "
+            f"{c.optim.d.lr:g} betas {tuple(c.optim.g.betas)}"
+            + (f", ramped linearly to 0 over the last {c.train.lr_ramp_down:.0%} of the steps" if c.train.lr_ramp_down
+               else "") + f"; EMA of G {c.train.ema_decay:g} (used for sampling); "
+            f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}) with the row's pack and overrides.")
 
 
 def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
@@ -162,14 +166,15 @@ def write_report(rows: list[dict], args, path: Path) -> None:
         stacked = dataset == "stacked-mnist"
         lines += [f"## {dataset}", "", f"Goal: {GOALS[dataset]}.", ""]
         if stacked:
-            lines += ["| method | modes (of 1,000) | KL | seeds | steps | s / seed | source |", "|---|---|---|---|---|---|---|"]
+            lines += ["| method | modes (of 1,000) | KL | seeds | steps | wall s / seed | CPU s / seed | source |",
+                      "|---|---|---|---|---|---|---|---|"]
             for name, modes, _, kl, src in PUBLISHED[dataset]:
-                lines.append(f"| {name} | {modes} | {kl} | | | | {src} |")
+                lines.append(f"| {name} | {modes} | {kl} | | | | | {src} |")
         else:
             lines += ["| method | modes | high quality % | reverse KL | seeds with all modes | seeds | steps | "
-                      "s / seed | source |", "|---|---|---|---|---|---|---|---|---|"]
+                      "wall s / seed | CPU s / seed | source |", "|---|---|---|---|---|---|---|---|---|---|"]
             for name, modes, hq, rkl, src in PUBLISHED[dataset]:
-                lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | {src} |")
+                lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | | {src} |")
         for method in methods:
             rs = [r for r in mine if r["method"] == method]
             if not rs:
@@ -178,7 +183,8 @@ def write_report(rows: list[dict], args, path: Path) -> None:
             pack = rs[0]["pack"]
             extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
             name = f"{label} (gankit, pack {pack}, batch {rs[0]['batch_size']}{extra})"
-            secs = _fmt([r["seconds"] for r in rs], 0)
+            secs = _fmt([r["seconds"] for r in rs], 0) + " | " + (
+                _fmt([r["cpu_seconds"] for r in rs], 0) if all("cpu_seconds" in r for r in rs) else "")
             steps = rs[0]["steps"]
             if stacked:
                 lines.append(f"| {name} | {_fmt([r['scores']['modes[classifier:mnist]'] for r in rs])} | "

@@ -106,6 +106,7 @@ class TrainConfig:
     log_every: int = 10            # metrics.jsonl / TensorBoard / progress bar every N steps
     grid_size: int = 64            # images in each sample grid
     ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
+    lr_ramp_down: float = 0.0      # the last fraction of train.steps over which every learning rate falls linearly to 0 (0: constant)
     device: str = "auto"           # auto | cpu | cuda | cuda:N (under torchrun: each process takes cuda:LOCAL_RANK)
     threads: int = 0               # torch intra-op threads on CPU (0: the cores, shared among the processes of this machine)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for training steps; auto: bf16 on CUDA where supported, fp32 on CPU; fp16 adds a gradient scaler per player
@@ -156,6 +157,7 @@ class Config:
         _require(t.max_seconds >= 0, "train.max_seconds", t.max_seconds, "must be >= 0")
         _require(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
+        _require(0.0 <= t.lr_ramp_down <= 1.0, "train.lr_ramp_down", t.lr_ramp_down, "must lie in [0, 1]")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
         _require(not self.model.g.minibatch_std, "model.g.minibatch_std", True, "applies to discriminators only")

@@ -16,5 +16,5 @@ from . import DEMOS
 
 @DEMOS.register("training-2d")
 def figure(out_path: Path) -> Path:
-    """A 2-D GAN's samples and D's decision surface over training (toy-ring8, about a minute on a CPU)."""
+    """A 2-D GAN's samples and D's decision surface over training (toy-ring8, about 1.5 CPU-minutes)."""
     return training_2d_figure(out_path, preset="toy-ring8")

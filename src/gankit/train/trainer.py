@@ -182,6 +182,18 @@ class Trainer:
             m = self._wrapped[key]
         return m
 
+    def lr_factor(self, step: int) -> float:
+        """train.lr_ramp_down: 1 until the last fraction r of train.steps, then (steps - step) / (r * steps)."""
+        t = self.cfg.train
+        ramp = t.lr_ramp_down * t.steps
+        return 1.0 if ramp <= 0 else min(1.0, (t.steps - step) / ramp)
+
+    def _ramp_down_lr(self) -> None:
+        f = self.lr_factor(self.step)  # a function of the step alone, so resuming restores it exactly
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self._optim_cfg(name).lr * f
+
     def _optim_cfg(self, player: str) -> OptimConfig:
         cfg = getattr(self.cfg.optim, player.lower(), None)
         if cfg is None:
@@ -377,6 +389,8 @@ class Trainer:
                 self.sample_grid(f"step-{0:07d}", writer)
             last_step = False
             while not last_step and self.step < t.steps:
+                if t.lr_ramp_down > 0:
+                    self._ramp_down_lr()
                 for i, phase in enumerate(phases):
                     opt = self.optimizers[phase.player]
                     opt.zero_grad(set_to_none=True)

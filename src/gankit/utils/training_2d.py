@@ -51,7 +51,8 @@ def training_2d_figure(out_path: str | Path, preset: str = "toy-ring8", snapshot
     snapshots = sorted(set(int(s) for s in snapshots))
     if not snapshots or snapshots[0] < 0:
         raise ValueError("snapshots: give one or more steps >= 0")
-    cfg = load_config(preset, [*overrides, f"seed={seed}", f"train.steps={max(snapshots[-1], 1)}",
+    # trained in pieces (one fit per snapshot), so the learning rate stays constant (no lr_ramp_down)
+    cfg = load_config(preset, [*overrides, f"seed={seed}", f"train.steps={max(snapshots[-1], 1)}", "train.lr_ramp_down=0",
                                "train.sample_every=0", "train.checkpoint_every=0", "eval.every=0",
                                "train.progress=false", "train.tensorboard=false"])
     plt = _pyplot()
