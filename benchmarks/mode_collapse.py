@@ -77,7 +77,7 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
     seconds = time.perf_counter() - t0
     n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
     z = trainer.game.noise(n, generator=torch.Generator().manual_seed(10_000 + seed))
-    G = trainer.ema["G"].module if "G" in trainer.ema else None
+    G = trainer.sampling_generator()
     fake = torch.cat([trainer.game.sample(z[i:i + 1000].to(trainer.device), G).float().cpu()
                       for i in range(0, n, 1000)])
     scores, _, _ = evaluate_modes(fake, trainer.data)

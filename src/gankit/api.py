@@ -13,6 +13,7 @@ from .config import Config, from_dict, load_config
 from .errors import CheckpointError, ConfigError, GankitError
 from .games import GAMES
 from .train.checkpoint import find_checkpoint, load_checkpoint
+from .train.ema import recompute_batchnorm_stats
 from .train.trainer import Trainer, resolve_device
 
 DEFAULT_PRESET = "dcgan-mnist"
@@ -80,7 +81,10 @@ def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> t
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"{str(path)!r}: generator weights do not match its config: "
                               f"{str(e).strip().splitlines()[0]}") from None
-    return game.G.to(resolve_device(device)).eval(), cfg
+    G = game.G.to(resolve_device(device))
+    if weights is not None and cfg.train.ema_bn_stats == "recompute":  # as the trainer's pictures did
+        recompute_batchnorm_stats(G, game.generator_inputs, cfg.train.batch_size)
+    return G.eval(), cfg
 
 
 def _labels(cfg: Config, labels, n: int) -> torch.Tensor | None:

@@ -102,6 +102,11 @@ class GANGame:
             return None
         return torch.randint(self.num_classes, (n,), generator=generator).to(device)
 
+    def generator_inputs(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        """G's positional inputs for ``n`` samples on the CPU: ``(z,)``, or ``(z, y)`` when conditional."""
+        z = self.noise(n, generator=generator)
+        return (z,) if not self.conditional else (z, self.labels(n, generator=generator))
+
     def class_grid(self, n: int, generator: torch.Generator | None = None):
         """(z, y) for a picture: one row per class, the same noise in every row; ``n`` is rounded down
         to a multiple of the class count (at least one column)."""

@@ -28,7 +28,7 @@ from ..games import GAMES
 from ..utils.images import make_grid, save_image_grid
 from ..utils.malloc import tune_malloc
 from . import distributed as ddp
-from .ema import EMA
+from .ema import EMA, recompute_batchnorm_stats
 from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
 from .stats import Collector, MetricsWriter
 
@@ -137,6 +137,7 @@ class Trainer:
         self.sampler = BatchSampler(len(data), t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
         self.fixed_z = self.game.noise(cfg.train.grid_size,
                                        generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
+        self._bn_stats_step: int | None = None  # the step whose EMA weights the BatchNorm statistics fit
         self.fixed_y = None  # conditional runs: one grid row per class, the same noise in every row
         if getattr(self.game, "conditional", False):
             z, y = self.game.class_grid(cfg.train.grid_size, torch.Generator().manual_seed(cfg.seed))
@@ -319,8 +320,20 @@ class Trainer:
             old.unlink(missing_ok=True)
 
     # -- pictures -----------------------------------------------------------------------------
+    def sampling_generator(self) -> nn.Module | None:
+        """The generator pictures and evaluation use: the EMA copy when ``train.ema_decay`` > 0, with
+        its BatchNorm statistics re-estimated for the averaged weights (``train.ema_bn_stats``), else
+        None (the live G)."""
+        if "G" not in self.ema:
+            return None
+        G = self.ema["G"].module
+        if self.cfg.train.ema_bn_stats == "recompute" and self._bn_stats_step != self.step:
+            recompute_batchnorm_stats(G, self.game.generator_inputs, self.cfg.train.batch_size)
+            self._bn_stats_step = self.step
+        return G
+
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
-        G = self.ema["G"].module if "G" in self.ema else None
+        G = self.sampling_generator()
         images = self.game.sample(self.fixed_z, G, self.fixed_y) if self.fixed_y is not None else self.game.sample(self.fixed_z, G)
         ref = self._data_cpu  # 2-D points are drawn over its true modes
         nrow = len(self.fixed_z) // self.game.num_classes if self.fixed_y is not None else None
@@ -340,7 +353,7 @@ class Trainer:
         if self._extractor is None and needs_extractor(metrics, self.cfg.data):
             self._extractor = build_extractor(e.extractor, self.cfg.data, self.device, e.inception_weights)
         n = default_sample_count(metrics, self.cfg.data, e.n)  # the modes protocol fixes its own count
-        G = self.ema["G"].module if "G" in self.ema else None
+        G = self.sampling_generator()
         g = torch.Generator().manual_seed(self.cfg.seed + 12345)
         z = self.game.noise(n, generator=g)
         y = self.game.labels(n, generator=g) if getattr(self.game, "conditional", False) else None
