@@ -51,7 +51,10 @@ def assert_same_weights(a: dict, b: dict) -> None:
     ["loss=wasserstein", "penalty.gp=10", "train.d_steps=2"],            # double backward through DDP
     ["model.g.name=dcgan", "model.d.name=dcgan", "model.g.width=8", "model.d.width=8",
      "penalty.r1=1", "train.ema_decay=0.9"],                              # BatchNorm D: two D forwards per step
-], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema"])
+    ["model.g.conditioning=concat", "model.d.conditioning=ac"],         # labels; D returns (logit, class logits)
+    ["model.g.name=dcgan", "model.d.name=dcgan", "model.g.width=8", "model.d.width=8",
+     "model.g.conditioning=cbn", "model.d.conditioning=projection", "loss=hinge"],  # class BatchNorm, projection
+], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     torchrun(tmp_path, "gan-digits", 6, *TINY, *overrides, "train.checkpoint_every=3")
     full, resumed = weights(tmp_path, "full"), weights(tmp_path, "resumed")
