@@ -14,6 +14,7 @@ makes batch_size/m decisions on each side).
 
     python benchmarks/mode_collapse.py                       # 10 seeds, ring8 + grid25, 4 methods
     python benchmarks/mode_collapse.py --seeds 3 --datasets ring8 --methods GAN,gankit --steps 500
+    python benchmarks/mode_collapse.py --seed-list 3,7 --datasets ring8 --methods gankit --set penalty.r1=0.5
 """
 from __future__ import annotations
 
@@ -114,7 +115,9 @@ def _settings(dataset: str) -> str:
             f"{c.optim.d.lr:g} betas {tuple(c.optim.g.betas)}"
             + (f", ramped linearly to 0 over the last {c.train.lr_ramp_down:.0%} of the steps" if c.train.lr_ramp_down
                else "") + f"; EMA of G {c.train.ema_decay:g} (used for sampling); "
-            f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}) with the row's pack and overrides.")
+            f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}"
+            + (f" every {c.penalty.r1_every} D steps" if c.penalty.r1 and c.penalty.r1_every > 1 else "")
+            + ") with the row's pack and overrides.")
 
 
 def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
@@ -212,6 +215,8 @@ def write_report(rows: list[dict], args, path: Path) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per method (default 10)")
+    p.add_argument("--seed-list", default="", metavar="S,S,...",
+                   help="run exactly these seeds, e.g. 3,7 (instead of 0..N-1 from --seeds)")
     p.add_argument("--steps", type=int, default=0, help="training steps per run (default: the preset's)")
     p.add_argument("--methods", default="GAN,PacGAN2,PacGAN4", help=f"any of {', '.join(METHODS)}")
     p.add_argument("--datasets", default="ring8,grid25", help=f"any of {', '.join(PRESETS)}")
@@ -227,6 +232,10 @@ def main(argv=None) -> None:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.methods = [m for m in args.methods.split(",") if m]
     args.datasets = [d for d in args.datasets.split(",") if d]
+    try:
+        args.seed_list = [int(s) for s in args.seed_list.split(",") if s.strip()] or list(range(args.seeds))
+    except ValueError:
+        p.error(f"--seed-list: expected comma-separated integers, got {args.seed_list!r}")
     bad = [m for m in args.methods if m not in METHODS] + [d for d in args.datasets if d not in PRESETS]
     if bad:
         p.error(f"unknown method/dataset: {', '.join(bad)}")
@@ -243,7 +252,7 @@ def main(argv=None) -> None:
                 if not (r["dataset"] in args.datasets and r["method"] in args.methods)]
     for dataset in args.datasets:
         for method in args.methods:
-            for seed in range(args.seeds):
+            for seed in args.seed_list:
                 row = run_one(dataset, method, seed, args)
                 rows.append(row)
                 s = row["scores"]
