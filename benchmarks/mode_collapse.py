@@ -122,7 +122,8 @@ def _settings(dataset: str) -> str:
 
 def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
     if dataset not in GOAL_VALUES:
-        best = max(rows, key=lambda r: r["scores"]["modes[classifier:mnist]"]) if rows else None
+        best = (min(rows, key=lambda r: (-r["scores"]["modes[classifier:mnist]"], r["scores"]["kl[classifier:mnist]"]))
+                if rows else None)
         return ("Goal not met: " + (f"best run {best['scores']['modes[classifier:mnist]']:.0f} modes, KL "
                                      f"{best['scores']['kl[classifier:mnist]']:.2f}." if best else "not run."))
     hq_goal, kl_goal = GOAL_VALUES[dataset]
@@ -178,10 +179,9 @@ def write_report(rows: list[dict], args, path: Path) -> None:
                       "wall s / seed | CPU s / seed | source |", "|---|---|---|---|---|---|---|---|---|---|"]
             for name, modes, hq, rkl, src in PUBLISHED[dataset]:
                 lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | | {src} |")
-        for method in methods:
-            rs = [r for r in mine if r["method"] == method]
-            if not rs:
-                continue
+        groups = list(dict.fromkeys((r["method"], r["steps"]) for r in mine))  # one row per method and budget
+        for method, n_steps in groups:
+            rs = [r for r in mine if r["method"] == method and r["steps"] == n_steps]
             label = STACKED_NAMES[method] if stacked else method
             pack = rs[0]["pack"]
             extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
@@ -201,6 +201,8 @@ def write_report(rows: list[dict], args, path: Path) -> None:
                              f"{_fmt([r['scores']['reverse_kl'] for r in rs], 3)} | {full}/{len(rs)} | {len(rs)} | "
                              f"{steps} | {secs} | measured |")
         lines += ["", _settings(dataset), "", _verdict(dataset, mine, methods)]
+        for n in dict.fromkeys(r["note"] for r in mine if r.get("note")):
+            lines += ["", f"Note: {n}"]
         shown = [m for m in methods if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
         if shown:
             lines += ["", f"Samples of seed {args.picture_seed}" + (" over the true modes (red)" if not stacked else "")
