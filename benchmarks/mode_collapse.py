@@ -179,9 +179,10 @@ def write_report(rows: list[dict], args, path: Path) -> None:
                       "wall s / seed | CPU s / seed | source |", "|---|---|---|---|---|---|---|---|---|---|"]
             for name, modes, hq, rkl, src in PUBLISHED[dataset]:
                 lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | | {src} |")
-        groups = list(dict.fromkeys((r["method"], r["steps"]) for r in mine))  # one row per method and budget
-        for method, n_steps in groups:
-            rs = [r for r in mine if r["method"] == method and r["steps"] == n_steps]
+        # one table row per method, budget and extra overrides
+        groups = list(dict.fromkeys((r["method"], r["steps"], tuple(_overrides(r["command"]))) for r in mine))
+        for method, n_steps, over in groups:
+            rs = [r for r in mine if (r["method"], r["steps"], tuple(_overrides(r["command"]))) == (method, n_steps, over)]
             label = STACKED_NAMES[method] if stacked else method
             pack = rs[0]["pack"]
             extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
