@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from PIL import Image
 from torch.testing import assert_close
 
@@ -189,6 +190,49 @@ def test_penalties_are_per_packed_decision():
         game.D = Recorder(8)
         stats = game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))
         assert_close(stats[f"penalty/{key}"], expected(game.D.lin.weight.detach()))
+
+
+def test_r1_schedule_lazy_interval_and_first_steps_only():
+    """Lazy R1 runs on every r1_every-th D step; with penalty.r1_steps=N only while fewer than N
+    G iterations have run (the penalty's weight is then exactly what it was before)."""
+    torch.manual_seed(0)
+    game = _toy_game(1, 8, ["penalty.r1=1", "penalty.r1_every=2", "penalty.r1_steps=3"])
+    seen = []
+    for _ in range(6):  # one D and one G phase per iteration
+        stats = game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))
+        seen.append("penalty/r1" in stats)
+        game.run_phase(game.phases(1)[1], None)
+    assert seen == [True, False, True, False, False, False]
+    with pytest.raises(ConfigError, match="penalty.r1_steps"):
+        load_config("toy-ring8", ["penalty.r1_steps=-1"])
+
+
+def test_topk_g_loss_uses_the_decisions_d_rates_most_real():
+    """Top-k training (Sinha et al. 2020): G's non-saturating loss is the mean of softplus(-D) over
+    the k fakes with the highest D output; the others get no gradient. k anneals from the whole
+    batch to tricks.topk of it over tricks.topk_steps."""
+    torch.manual_seed(0)
+    game = _toy_game(1, 8, ["tricks.topk=0.25"])
+    game.D = Recorder(2)
+    game._wrapped = {}
+    fake = {}
+    game.G.register_forward_hook(lambda mod, inp, out: fake.update(x=out))
+    game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))  # keeps its fakes for the G phase
+    stats = game.run_phase(game.phases(1)[1], None)
+    x = fake["x"]
+    out = game.D.lin(x.detach()).squeeze(1)
+    top = out.topk(2).indices
+    assert_close(stats["loss/G"], F.softplus(-out[top]).mean())
+    assert stats["topk"] == 2
+    # only the two chosen samples would move: the loss's gradient w.r.t. the fakes is zero elsewhere
+    xg = x.detach().requires_grad_(True)
+    F.softplus(-game.D.lin(xg).squeeze(1)[game.D.lin(xg).squeeze(1).topk(2).indices]).mean().backward()
+    assert (xg.grad.abs().sum(1) > 0).sum() == 2
+
+    annealed = _toy_game(1, 8, ["tricks.topk=0.5", "tricks.topk_steps=4"])
+    assert [annealed._topk(8) for annealed._iterations in (0, 1, 2, 4, 9)] == [8, 7, 6, 4, 4]
+    with pytest.raises(ConfigError, match="tricks.topk"):
+        load_config("toy-ring8", ["tricks.topk=0"])
 
 
 def test_pack_must_divide_the_batch():

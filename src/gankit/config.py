@@ -64,6 +64,7 @@ class PenaltyConfig:
     gp: float = 0.0                # WGAN-GP gradient penalty weight lambda (10 in the paper; 0: off)
     r1: float = 0.0                # R1 penalty weight gamma on real data (0: off)
     r1_every: int = 1              # lazy R1: every k D steps, scaled by k
+    r1_steps: int = 0              # R1 only during the first N training steps (G iterations); 0: throughout
     clip: float = 0.0              # WGAN weight clipping of D's parameters to [-c, c] (0.01 in the paper; 0: off)
 
 
@@ -74,6 +75,8 @@ class TricksConfig:
     instance_noise_steps: int = 0  # anneal that std linearly to 0 over this many steps (0: keep it constant)
     feature_matching: bool = False  # G matches the mean of D's last hidden features on real data (Salimans et al. 2016)
     diffaugment: str = ""          # DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020)
+    topk: float = 1.0              # top-k training: G's loss over the fraction k of its batch D rates most real (Sinha et al. 2020); 1: off
+    topk_steps: int = 0            # anneal that fraction linearly from 1 to tricks.topk over this many steps (0: from the start)
     pack: int = 1                  # PacGAN: D judges packs of m samples, concatenated along channels/features (Lin et al. 2018); train.batch_size must be a multiple
 
 
@@ -166,6 +169,7 @@ class Config:
         for key in ("gp", "r1", "clip"):
             _require(getattr(pen, key) >= 0, f"penalty.{key}", getattr(pen, key), "must be >= 0")
         _require(pen.r1_every >= 1, "penalty.r1_every", pen.r1_every, "must be >= 1")
+        _require(pen.r1_steps >= 0, "penalty.r1_steps", pen.r1_steps, "must be >= 0")
         tr = self.tricks
         _require(0 <= tr.label_smoothing < 0.5, "tricks.label_smoothing", tr.label_smoothing, "must lie in [0, 0.5)")
         _require(tr.label_smoothing == 0 or self.loss.name == "gan", "tricks.label_smoothing", tr.label_smoothing,
@@ -173,6 +177,10 @@ class Config:
         _require(tr.pack >= 1, "tricks.pack", tr.pack, "must be >= 1")
         _require(t.batch_size % tr.pack == 0, "train.batch_size", t.batch_size,
                  f"must be a multiple of tricks.pack ({tr.pack}): D judges packs of {tr.pack} samples")
+        _require(0 < tr.topk <= 1, "tricks.topk", tr.topk, "must lie in (0, 1]")
+        _require(tr.topk_steps >= 0, "tricks.topk_steps", tr.topk_steps, "must be >= 0")
+        _require(tr.topk == 1 or not tr.feature_matching, "tricks.topk", tr.topk,
+                 "does not combine with tricks.feature_matching (G's loss there is not per sample)")
         _require(tr.instance_noise >= 0, "tricks.instance_noise", tr.instance_noise, "must be >= 0")
         _require(tr.instance_noise_steps >= 0, "tricks.instance_noise_steps", tr.instance_noise_steps, "must be >= 0")
         from .augment import parse_policy

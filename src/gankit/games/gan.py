@@ -15,6 +15,8 @@ D on real and fake and for G on fake (Odena et al. 2017, eqs. 1-2).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -131,7 +133,8 @@ class GANGame:
 
     def _d_phase(self, real: torch.Tensor, keep_fake: bool, y_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         pen = self.penalty
-        r1_now = pen.r1 > 0 and self._d_updates % pen.r1_every == 0
+        r1_now = (pen.r1 > 0 and self._d_updates % pen.r1_every == 0
+                  and (pen.r1_steps == 0 or self._iterations < pen.r1_steps))
         self._d_updates += 1
         if r1_now:  # R1 differentiates D's output on the real batch w.r.t. the batch itself
             real = real.detach().requires_grad_(True)
@@ -193,8 +196,15 @@ class GANGame:
                 x = pack(self._view(fake), self.pack)
                 out = self._D_frozen(x, y_fake) if self.conditional else self._D_frozen(x)
                 fake_out, fake_cls = _adv_cls(out)
-                loss = self.objective.g_loss(fake_out=fake_out)
                 stats = {}
+                k = self._topk(fake_out.shape[0])
+                if k < fake_out.shape[0]:  # top-k: only the decisions D rates most real teach G
+                    keep = fake_out.detach().topk(k).indices
+                    fake_out = fake_out[keep]
+                    if fake_cls is not None:
+                        fake_cls, y_fake = fake_cls[keep], y_fake[keep]
+                    stats["topk"] = torch.tensor(float(k))
+                loss = self.objective.g_loss(fake_out=fake_out)
                 if fake_cls is not None:  # ACGAN: G makes its images classifiable as their labels
                     ac = F.cross_entropy(fake_cls, y_fake)
                     loss = loss + self.ac_weight * ac
@@ -203,6 +213,16 @@ class GANGame:
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach(), **stats}
+
+    def _topk(self, n: int) -> int:
+        """How many of the n fake decisions G's loss uses this iteration (Sinha et al. 2020: all of
+        them at first, then a fraction that shrinks to ``tricks.topk``)."""
+        frac, steps = self.tricks.topk, self.tricks.topk_steps
+        if frac >= 1:
+            return n
+        if steps:
+            frac = 1.0 - (1.0 - frac) * min(1.0, self._iterations / steps)
+        return max(1, math.ceil(frac * n - 1e-9))
 
     def _D(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """(B / pack,) decisions; for an ACGAN D a pair (decisions, class logits (B, K)), in float32."""
