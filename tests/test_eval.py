@@ -71,6 +71,18 @@ def test_dataset_classifier_is_accurate_cached_and_leaves_the_rng_alone(digits_c
     torch.testing.assert_close(probs.sum(1), torch.ones(len(test), dtype=torch.float64))
 
 
+def test_classifier_trains_even_when_the_caller_holds_no_grad(tmp_path, monkeypatch):
+    """The mode metric reads stacked-MNIST digits under torch.no_grad(); on a fresh machine (empty
+    cache) that call trains the classifier first, which needs autograd."""
+    from gankit.metrics.classifier import classifier_for
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    with torch.no_grad():
+        clf = classifier_for(DIGITS, verbose=False)
+    assert clf.accuracy >= 0.95
+    assert list((tmp_path / "classifiers").glob("digits-*.pt"))
+
+
 def test_real_images_score_like_real_and_noise_does_not(digits_classifier):
     test = load_data(DataConfig(name="digits", resolution=16, split="test"))
     real = evaluate(unit(test.images), DIGITS, digits_classifier)

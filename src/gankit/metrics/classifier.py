@@ -134,6 +134,7 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
     return TrainedClassifier(data_cfg.name, model, accuracy, len(test), key)
 
 
+@torch.enable_grad()  # callers may hold no_grad (e.g. read_stacked_digits); training needs autograd
 def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int = 128) -> None:
     n = len(data)
     # ~40 epochs of small sets (about 1,400 updates on the 4,500-image MNIST subset, 500 on the digits),
