@@ -242,6 +242,7 @@ def main(argv=None) -> None:
     bad = [m for m in args.methods if m not in METHODS] + [d for d in args.datasets if d not in PRESETS]
     if bad:
         p.error(f"unknown method/dataset: {', '.join(bad)}")
+    torch.set_num_threads(args.threads)  # sampling and scoring too, not only the training loops
     out = Path(args.results) / "mode_collapse.md"
     args.started, rows = time.strftime("%Y-%m-%d %H:%M"), []
     if args.report_only:

@@ -253,6 +253,28 @@ def test_time_budget_stops_with_a_final_checkpoint(tmp_path, fast):
     assert (tmp_path / "run" / "samples" / "final.png").is_file()
 
 
+def test_train_threads_apply_while_training_and_the_callers_count_comes_back(tmp_path, fast, monkeypatch):
+    """train.threads sets torch's thread count for the training loop only: an API caller gets its own
+    count back afterwards, also when the run fails."""
+    seen = []
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        trainer = prepare_training("gan-digits", fast + ["train.steps=2", "train.threads=1"], out=tmp_path / "a")
+        run_phase = trainer.game.run_phase
+        trainer.game.run_phase = lambda *a, **k: (seen.append(torch.get_num_threads()), run_phase(*a, **k))[1]
+        trainer.fit()
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 3
+        bad = prepare_training("gan-digits", fast + ["train.steps=2", "train.threads=1"], out=tmp_path / "b")
+        bad.game.run_phase = lambda *a, **k: 1 / 0
+        with pytest.raises(ZeroDivisionError):
+            bad.fit()
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_cpu_clock_budget_counts_process_cpu_time(tmp_path, fast):
     summary = train("gan-digits", fast + ["train.steps=100000", "train.max_seconds=0.4", "train.clock=cpu"],
                     out=tmp_path / "run")

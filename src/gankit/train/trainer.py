@@ -99,10 +99,12 @@ class Trainer:
         self.is_main = self.dist.is_main
         if t.malloc_tuning and self.device.type == "cpu":
             tune_malloc()
-        if t.threads:
-            torch.set_num_threads(t.threads)
-        elif self.dist.enabled and self.device.type == "cpu":  # processes on one machine share its cores
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.dist.local_world_size))
+        # the process's torch thread count while this trainer works; fit() gives the caller's back
+        self._threads_outside = torch.get_num_threads()
+        self._threads = (t.threads or (max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
+                                       if self.dist.enabled and self.device.type == "cpu" else 0))
+        if self._threads:
+            torch.set_num_threads(self._threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.amp_dtype = resolve_precision(t.precision, self.device)
@@ -388,6 +390,8 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
         restore = self._install_signal_handlers()
+        if self._threads:
+            torch.set_num_threads(self._threads)
         from tqdm.auto import tqdm
 
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (t.progress and main),
@@ -463,6 +467,8 @@ class Trainer:
             self._seconds_before, self._cpu_before = self.train_seconds, self.cpu_seconds
             self._session_start = None
             restore()
+            if self._threads:  # an API caller keeps its own thread count
+                torch.set_num_threads(self._threads_outside)
             bar.close()
             if writer is not None:
                 writer.close()
