@@ -117,31 +117,48 @@ def _settings(dataset: str) -> str:
                else "") + f"; EMA of G {c.train.ema_decay:g} (used for sampling); "
             f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}"
             + (f" every {c.penalty.r1_every} D steps" if c.penalty.r1 and c.penalty.r1_every > 1 else "")
+            + (f" during the first {c.penalty.r1_steps} steps" if c.penalty.r1 and c.penalty.r1_steps else "")
             + ") with the row's pack and overrides.")
 
 
-def _verdict(dataset: str, rows: list[dict], methods: list[str]) -> str:
+def _groups(rows: list[dict]) -> dict[tuple, list[dict]]:
+    """Rows grouped into the report's table rows: one per method, budget and extra overrides."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault((r["method"], r["steps"], tuple(_overrides(r))), []).append(r)
+    return out
+
+
+def _verdict(dataset: str, rows: list[dict]) -> str:
     if dataset not in GOAL_VALUES:
         best = (min(rows, key=lambda r: (-r["scores"]["modes[classifier:mnist]"], r["scores"]["kl[classifier:mnist]"]))
                 if rows else None)
         return ("Goal not met: " + (f"best run {best['scores']['modes[classifier:mnist]']:.0f} modes, KL "
                                      f"{best['scores']['kl[classifier:mnist]']:.2f}." if best else "not run."))
     hq_goal, kl_goal = GOAL_VALUES[dataset]
-    met, best = [], None
-    for m in methods:
-        rs = [r for r in rows if r["method"] == m]
+    met, closest = [], None
+    for (method, _, over), rs in _groups(rows).items():
+        name = method + "".join(f", {o}" for o in over)
         hq = mean_and_stderr(r["scores"]["hq_percent"] for r in rs)[0]
         kl = mean_and_stderr(r["scores"]["reverse_kl"] for r in rs)[0]
-        if all(r["scores"]["modes"] == r["scores"]["modes_total"] for r in rs) and hq >= hq_goal and kl <= kl_goal:
-            met.append(f"{m} ({len(rs)} seeds)")
-        best = max(best or (hq, m), (hq, m))
+        full = sum(r["scores"]["modes"] == r["scores"]["modes_total"] for r in rs)
+        checks = [full == len(rs), hq >= hq_goal, kl <= kl_goal]
+        if all(checks):
+            met.append(f"{name} ({len(rs)} seeds)")
+        text = (f"{name} ({len(rs)} seeds): all modes in {full}/{len(rs)} seeds ({'met' if checks[0] else 'missed'}), "
+                f"high quality {hq:.2f}% ({'met' if checks[1] else 'missed'}), reverse KL {kl:.3f} "
+                f"({'met' if checks[2] else 'missed'})")
+        closest = min(closest or (3, 0, ""), (-sum(checks), -hq, text))
     return ("Goal met by: " + ", ".join(met) if met else
-            f"Goal not met by any method run (best mean high quality: {best[1]}, {best[0]:.1f}%).")
+            f"Goal not met by any method run; closest: {closest[2]}.")
 
 
-def _overrides(command: str) -> list[str]:
-    """The --set KEY=VALUE overrides of a recorded command line."""
-    words = command.split()
+def _overrides(row: dict) -> list[str]:
+    """A row's settings as overrides of the current preset: the --set KEY=VALUE words of its command,
+    or, for a row run before the preset changed, the ``as_overrides`` recorded with it."""
+    if "as_overrides" in row:
+        return list(row["as_overrides"])
+    words = row["command"].split()
     return [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--set"]
 
 
@@ -180,12 +197,10 @@ def write_report(rows: list[dict], args, path: Path) -> None:
             for name, modes, hq, rkl, src in PUBLISHED[dataset]:
                 lines.append(f"| {name} | {modes} | {hq} | {'' if rkl is None else rkl} | | | | | | {src} |")
         # one table row per method, budget and extra overrides
-        groups = list(dict.fromkeys((r["method"], r["steps"], tuple(_overrides(r["command"]))) for r in mine))
-        for method, n_steps, over in groups:
-            rs = [r for r in mine if (r["method"], r["steps"], tuple(_overrides(r["command"]))) == (method, n_steps, over)]
+        for (method, n_steps, over), rs in _groups(mine).items():
             label = STACKED_NAMES[method] if stacked else method
             pack = rs[0]["pack"]
-            extra = "".join(f", {o}" for o in _overrides(rs[0]["command"]))
+            extra = "".join(f", {o}" for o in _overrides(rs[0]))
             name = f"{label} (gankit, pack {pack}, batch {rs[0]['batch_size']}{extra})"
             secs = _fmt([r["seconds"] for r in rs], 0) + " | " + (
                 _fmt([r["cpu_seconds"] for r in rs], 0) if all("cpu_seconds" in r for r in rs) else "")
@@ -201,7 +216,7 @@ def write_report(rows: list[dict], args, path: Path) -> None:
                              f"{_fmt([r['scores']['hq_percent'] for r in rs])} | "
                              f"{_fmt([r['scores']['reverse_kl'] for r in rs], 3)} | {full}/{len(rs)} | {len(rs)} | "
                              f"{steps} | {secs} | measured |")
-        lines += ["", _settings(dataset), "", _verdict(dataset, mine, methods)]
+        lines += ["", _settings(dataset), "", _verdict(dataset, mine)]
         for n in dict.fromkeys(r["note"] for r in mine if r.get("note")):
             lines += ["", f"Note: {n}"]
         shown = [m for m in methods if (path.parent / "mode_collapse" / f"{dataset}-{m}.png").is_file()]
