@@ -253,7 +253,7 @@ def test_time_budget_stops_with_a_final_checkpoint(tmp_path, fast):
     assert (tmp_path / "run" / "samples" / "final.png").is_file()
 
 
-def test_train_threads_apply_while_training_and_the_callers_count_comes_back(tmp_path, fast, monkeypatch):
+def test_train_threads_apply_while_training_and_the_callers_count_comes_back(tmp_path, fast):
     """train.threads sets torch's thread count for the training loop only: an API caller gets its own
     count back afterwards, also when the run fails."""
     seen = []
@@ -261,6 +261,7 @@ def test_train_threads_apply_while_training_and_the_callers_count_comes_back(tmp
     try:
         torch.set_num_threads(3)
         trainer = prepare_training("gan-digits", fast + ["train.steps=2", "train.threads=1"], out=tmp_path / "a")
+        assert torch.get_num_threads() == 3  # building a trainer changes nothing yet
         run_phase = trainer.game.run_phase
         trainer.game.run_phase = lambda *a, **k: (seen.append(torch.get_num_threads()), run_phase(*a, **k))[1]
         trainer.fit()

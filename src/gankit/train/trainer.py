@@ -99,12 +99,10 @@ class Trainer:
         self.is_main = self.dist.is_main
         if t.malloc_tuning and self.device.type == "cpu":
             tune_malloc()
-        # the process's torch thread count while this trainer works; fit() gives the caller's back
-        self._threads_outside = torch.get_num_threads()
+        # torch's thread count while fit() runs (0: leave it); the caller's count comes back afterwards.
+        # Under DDP the processes on one machine share its cores.
         self._threads = (t.threads or (max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
                                        if self.dist.enabled and self.device.type == "cpu" else 0))
-        if self._threads:
-            torch.set_num_threads(self._threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.amp_dtype = resolve_precision(t.precision, self.device)
@@ -390,6 +388,7 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
         restore = self._install_signal_handlers()
+        threads_outside = torch.get_num_threads()
         if self._threads:
             torch.set_num_threads(self._threads)
         from tqdm.auto import tqdm
@@ -468,7 +467,7 @@ class Trainer:
             self._session_start = None
             restore()
             if self._threads:  # an API caller keeps its own thread count
-                torch.set_num_threads(self._threads_outside)
+                torch.set_num_threads(threads_outside)
             bar.close()
             if writer is not None:
                 writer.close()
