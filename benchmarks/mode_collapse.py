@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 
 from gankit.config import load_config  # noqa: E402
 from gankit.metrics.modes import evaluate_modes, mean_and_stderr, POINTS_N, STACKED_N  # noqa: E402
+from gankit.sampling import draw  # noqa: E402
 from gankit.train.trainer import Trainer  # noqa: E402
 from gankit.utils.images import save_image_grid  # noqa: E402
 
@@ -77,16 +78,23 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
     trainer.fit()
     seconds = time.perf_counter() - t0
     n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
-    z = trainer.game.noise(n, generator=torch.Generator().manual_seed(10_000 + seed))
-    G = trainer.sampling_generator()
-    fake = torch.cat([trainer.game.sample(z[i:i + 1000].to(trainer.device), G).float().cpu()
-                      for i in range(0, n, 1000)])
-    scores, _, _ = evaluate_modes(fake, trainer.data)
+    G = trainer.sampling_generator() or trainer.game.G
+    keep = cfg.sample.jacobian_keep
+
+    def scores_of(keep: float):
+        fake = draw(G, cfg.model.latent_dim, n, seed=10_000 + seed, keep=keep,
+                    directions=cfg.sample.jacobian_directions, batch_size=1000)
+        return evaluate_modes(fake, trainer.data)[0], fake
+
+    scores, fake = scores_of(keep)
     row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
            "cpu_seconds": trainer.cpu_seconds,
            "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
            "started": args.started,
            "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
+    if keep < 1:  # the same generator without truncation, for the report's comparison row
+        row["jacobian_keep"] = keep
+        row["scores_untruncated"] = scores_of(1.0)[0]
     if seed == args.picture_seed:
         pic = Path(args.results) / "mode_collapse" / f"{dataset}-{method}.png"
         show = fake[:POINTS_N] if fake.dim() == 2 else fake[:64]
@@ -118,6 +126,10 @@ def _settings(dataset: str) -> str:
             f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}"
             + (f" every {c.penalty.r1_every} D steps" if c.penalty.r1 and c.penalty.r1_every > 1 else "")
             + (f" during the first {c.penalty.r1_steps} steps" if c.penalty.r1 and c.penalty.r1_steps else "")
+            + (f"; samples drawn with Jacobian-based truncation (Tanielian et al. 2020): of 1/{c.sample.jacobian_keep:g} "
+               f"latent draws per sample, the {c.sample.jacobian_keep:.0%} with the smallest ||dG/dz|| are kept "
+               f"(`sample.jacobian_keep={c.sample.jacobian_keep:g}`; the rows marked sample.jacobian_keep=1 score the "
+               f"same generators without it)" if c.sample.jacobian_keep < 1 else "")
             + ") with the row's pack and overrides.")
 
 
@@ -153,6 +165,18 @@ def _verdict(dataset: str, rows: list[dict]) -> str:
             f"Goal not met by any method run; closest: {closest[2]}.")
 
 
+def _with_untruncated(rows: list[dict]) -> list[dict]:
+    """The rows, each row sampled with Jacobian-based truncation followed by a copy that carries the
+    same generator's scores without it (an extra override ``sample.jacobian_keep=1``)."""
+    out = []
+    for r in rows:
+        out.append(r)
+        if "scores_untruncated" in r:
+            out.append({**r, "scores": r["scores_untruncated"],
+                        "as_overrides": _overrides(r) + ["sample.jacobian_keep=1"]})
+    return out
+
+
 def _overrides(row: dict) -> list[str]:
     """A row's settings as overrides of the current preset: the --set KEY=VALUE words of its command,
     or, for a row run before the preset changed, the ``as_overrides`` recorded with it."""
@@ -182,7 +206,7 @@ def write_report(rows: list[dict], args, path: Path) -> None:
              "gankit rows: mean ± standard error over the seeds that ran.", ""]
     datasets = list(dict.fromkeys([r["dataset"] for r in rows] + args.datasets))
     for dataset in datasets:
-        mine = [r for r in rows if r["dataset"] == dataset]
+        mine = _with_untruncated([r for r in rows if r["dataset"] == dataset])
         methods = list(dict.fromkeys(r["method"] for r in mine))
         stacked = dataset == "stacked-mnist"
         lines += [f"## {dataset}", "", f"Goal: {GOALS[dataset]}.", ""]

@@ -105,22 +105,22 @@ def _labels(cfg: Config, labels, n: int) -> torch.Tensor | None:
     return y
 
 
-@torch.no_grad()
 def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500,
-           labels=None) -> torch.Tensor:
+           labels=None, jacobian_keep: float | None = None) -> torch.Tensor:
     """``n`` images in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
     gives the same samples. A conditional generator takes ``labels``: one class for all, or n classes
-    (default: balanced, sample i of class i mod K)."""
+    (default: balanced, sample i of class i mod K). ``jacobian_keep`` < 1 keeps that fraction of the
+    latent draws with the smallest Jacobian norm (gankit.sampling; default: the run's
+    ``sample.jacobian_keep``)."""
+    from .sampling import draw
+
     if n < 1:
         raise GankitError(f"--n must be >= 1, got {n}")
     G, cfg = load_generator(path, device)
     y = _labels(cfg, labels, n)
-    dev = next(G.parameters()).device
-    z = torch.randn(n, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    if y is None:
-        return torch.cat([G(z[i:i + batch_size].to(dev)).float().cpu() for i in range(0, n, batch_size)])
-    return torch.cat([G(z[i:i + batch_size].to(dev), y[i:i + batch_size].to(dev)).float().cpu()
-                      for i in range(0, n, batch_size)])
+    keep = cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
+    return draw(G, cfg.model.latent_dim, n, seed=seed, labels=y, num_classes=cfg.model.num_classes or None,
+                keep=keep, directions=cfg.sample.jacobian_directions, batch_size=batch_size)
 
 
 def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = "cpu") -> torch.Tensor:
@@ -139,18 +139,24 @@ def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = 
 
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
-                 device: str = "cpu", inception_weights: str | None = None):
+                 device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None):
     """Score ``n`` samples of a run (its EMA generator if it has one) against its dataset.
 
-    ``n`` defaults to 5,000, or to the protocol's count when the ``modes`` metric is scored."""
+    ``n`` defaults to 5,000, or to the protocol's count when the ``modes`` metric is scored. With
+    Jacobian-based truncation (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the
+    scores carry a note saying so."""
     from .metrics.evaluate import default_sample_count, evaluate, needs_extractor
     from .metrics.extractors import build_extractor
 
     _, cfg = load_generator(path)
     n = n if n is not None else default_sample_count(metrics, cfg.data)
     ext = build_extractor(extractor, cfg.data, device, inception_weights) if needs_extractor(metrics, cfg.data) else None
-    fake = sample(path, n, seed=seed, device=device)  # conditional: balanced classes, i mod K
+    keep = cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
+    fake = sample(path, n, seed=seed, device=device, jacobian_keep=keep)  # conditional: balanced classes, i mod K
     res = evaluate(fake, cfg.data, ext, metrics, seed=seed)
+    if keep < 1:
+        res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "
+                         f"with the smallest ||dG/dz|| (sample.jacobian_keep; --jacobian-keep 1 turns it off)")
     if cfg.model.g.conditioning != "none" and (metrics is None or "fid" in metrics or "classes" in metrics):
         _conditional_scores(res, fake, cfg, ext)
     return res

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="conditional runs: every sample of class K")
     s.add_argument("--classes", choices=["all"], default=None,
                    help="conditional runs: a grid with one row per class and --n columns, the same noise in every row")
+    s.add_argument("--jacobian-keep", type=float, default=None, metavar="Q",
+                   help="Jacobian-based truncation: keep this fraction of the latent draws, those with the smallest "
+                        "||dG/dz|| (default: the run's sample.jacobian_keep, 1 = off)")
 
     e = sub.add_parser("eval", help="score a run (or any images) with FID, KID, IS, precision/recall, ...",
                        description="Score a run's samples against its dataset, or --fake images against --real ones.")
@@ -53,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="auto | inception-v3 | classifier | classifier:DATASET (default auto: Inception if its "
                         "weights are here, else the dataset classifier)")
     e.add_argument("--inception-weights", metavar="PATH", help="pt_inception-2015-12-05-6726825d.pth")
+    e.add_argument("--jacobian-keep", type=float, default=None, metavar="Q",
+                   help="Jacobian-based truncation: keep this fraction of the latent draws, those with the smallest "
+                        "||dG/dz|| (default: the run's sample.jacobian_keep, 1 = off)")
     e.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     e.add_argument("--device", default="cpu")
 
@@ -113,7 +119,8 @@ def _cmd_sample(args) -> int:
         images = class_grid(args.path, args.n, seed=args.seed, device=args.device)
         nrow, args.n = args.n, len(images)
     else:
-        images = sample(args.path, args.n, seed=args.seed, device=args.device, labels=args.klass)
+        images = sample(args.path, args.n, seed=args.seed, device=args.device, labels=args.klass,
+                        jacobian_keep=args.jacobian_keep)
     out.parent.mkdir(parents=True, exist_ok=True)
     if to_dir:
         from .utils.images import save_images
@@ -145,7 +152,8 @@ def _cmd_eval(args) -> int:
         from .api import evaluate_run
         from .train.checkpoint import find_checkpoint
 
-        res = evaluate_run(args.path, metrics, args.n, args.extractor, args.seed, args.device, args.inception_weights)
+        res = evaluate_run(args.path, metrics, args.n, args.extractor, args.seed, args.device, args.inception_weights,
+                           jacobian_keep=args.jacobian_keep)
         out_dir = find_checkpoint(args.path).parent.parent / "eval"
     print(format_table(res))
     for note in res.notes:

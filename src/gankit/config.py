@@ -132,6 +132,12 @@ class EvalConfig:
 
 
 @dataclass
+class SampleConfig:
+    jacobian_keep: float = 1.0     # Jacobian-based truncation (sampling.py): draw 1/keep latents per sample and keep the fraction with the smallest ||dG/dz|| (1: off). Applies to gankit sample / eval and the benchmarks, not to training
+    jacobian_directions: int = 8   # random directions that estimate ||dG/dz||_F when the latent has more than 16 dimensions (exact below)
+
+
+@dataclass
 class Config:
     description: str = ""
     seed: int = 0
@@ -144,6 +150,7 @@ class Config:
     optim: OptimPairConfig = field(default_factory=OptimPairConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -193,6 +200,10 @@ class Config:
         bad = [m for m in self.eval.metrics if m not in METRIC_NAMES]
         _require(not bad and len(self.eval.metrics) > 0, "eval.metrics", list(self.eval.metrics),
                  f"must be a non-empty list of {', '.join(METRIC_NAMES)}")
+        _require(0 < self.sample.jacobian_keep <= 1, "sample.jacobian_keep", self.sample.jacobian_keep,
+                 "must lie in (0, 1]")
+        _require(self.sample.jacobian_directions >= 1, "sample.jacobian_directions",
+                 self.sample.jacobian_directions, "must be >= 1")
         _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")
         _require(d.resolution >= 4, "data.resolution", d.resolution, "must be >= 4")
         _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")

@@ -1,0 +1,147 @@
+"""Jacobian-based truncation (gankit.sampling): the norms, which samples are kept, and the commands."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.testing import assert_close
+
+from gankit.errors import GankitError
+from gankit.sampling import EXACT_MAX_DIM, draw, jacobian_norms
+
+
+class Steep(nn.Module):
+    """G(z) = tanh(k z) elementwise (2-D points): two flat modes per axis joined by a steep ramp at 0."""
+
+    def __init__(self, dim: int = 2, k: float = 5.0):
+        super().__init__()
+        self.k = nn.Parameter(torch.tensor(k))
+        self.dim = dim
+
+    def forward(self, z, y=None):
+        x = torch.tanh(self.k * z)
+        return x if y is None else torch.cat([x, y[:, None].float()], 1)  # the label as a last column
+
+
+def _autograd_norms(G, z):
+    return torch.stack([torch.autograd.functional.jacobian(lambda v: G(v[None])[0], zi).norm() for zi in z])
+
+
+def test_exact_norms_match_autograd_and_a_linear_map():
+    lin = nn.Linear(3, 4, bias=True)
+    z = torch.randn(6, 3)
+    assert_close(jacobian_norms(lin, z), lin.weight.detach().norm().expand(6))  # J = W everywhere
+    G = Steep(2)
+    z = torch.randn(20, 2)
+    assert_close(jacobian_norms(G, z), _autograd_norms(G, z))
+    # d tanh(kz)/dz = k (1 - tanh^2): largest at z = 0, the bridge between the modes
+    n = jacobian_norms(G, torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    assert n[0] == pytest.approx(5 * math.sqrt(2)) and n[1] < 0.01
+
+
+def test_estimated_norms_for_a_large_latent_are_close_and_reproducible():
+    dim = EXACT_MAX_DIM + 16
+    lin = nn.Linear(dim, 5, bias=False)
+    z = torch.randn(400, dim)
+    est = jacobian_norms(lin, z, directions=64, generator=torch.Generator().manual_seed(0))
+    exact = lin.weight.detach().norm()
+    assert abs(est.mean() / exact - 1) < 0.05  # E ||J v||^2 = ||J||_F^2
+    assert est.std() > 0  # an estimate: it varies with the directions
+    again = jacobian_norms(lin, z, directions=64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(est, again)
+    with pytest.raises(GankitError, match="directions"):
+        jacobian_norms(lin, z, directions=0)
+
+
+def test_draw_without_truncation_is_g_of_the_seeded_noise():
+    G = Steep(2)
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(draw(G, 2, 50, seed=7, batch_size=16), G(z).detach())
+
+
+def test_draw_keeps_the_candidates_with_the_smallest_jacobian():
+    G, n, keep = Steep(2), 300, 0.8
+    m = math.ceil(n / keep)
+    z = torch.randn(m, 2, generator=torch.Generator().manual_seed(3))
+    norms = _autograd_norms(G, z)
+    expected = G(z[norms.argsort()[:n].sort().values]).detach()
+    got = draw(G, 2, n, seed=3, keep=keep, batch_size=64)
+    assert_close(got, expected)
+    # what it is for: fewer samples on the ramp between the modes at -1 and +1
+    on_modes = lambda x: (x.abs() > 0.9).all(1).float().mean()  # noqa: E731
+    plain = draw(G, 2, n, seed=3)
+    assert on_modes(got) > on_modes(plain) + 0.1
+
+
+def test_draw_keeps_the_asked_labels_in_order_and_restores_training_mode():
+    G = Steep(2).train()
+    labels = torch.tensor([2, 0, 1, 1, 2, 0, 0, 2, 1, 1])
+    out = draw(G, 2, 10, seed=0, labels=labels, num_classes=3, keep=0.5)
+    assert torch.equal(out[:, -1], labels.float())  # sample i has class labels[i]
+    assert G.training
+    # within each class, the kept noise is the candidates of that class with the smallest norm
+    m = 20
+    z = torch.randn(m, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(m) % 3
+    norms = jacobian_norms(G, z, y)
+    for c in range(3):
+        idx = (y == c).nonzero().flatten()
+        best = idx[norms[idx].argsort()[:int((labels == c).sum())]].sort().values
+        assert_close(out[labels == c, :2], torch.tanh(5 * z[best]).detach())
+    with pytest.raises(GankitError, match="keep"):
+        draw(G, 2, 10, keep=0.0)
+
+
+def test_eval_and_sample_commands_take_the_keep_fraction(tmp_path, capsys):
+    from gankit.cli import main
+
+    quiet = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0",
+             "train.checkpoint_every=0", "train.steps=3", "train.batch_size=20", "model.g.width=16",
+             "model.d.width=16", "sample.jacobian_keep=0.5"]
+    run = tmp_path / "D"
+    assert main(["train", "toy-ring8", "--out", str(run), *[a for s in quiet for a in ("--set", s)]]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--metrics", "modes"]) == 0
+    assert "Jacobian-based truncation: the 0.5 fraction" in capsys.readouterr().err  # the run's setting
+    assert main(["eval", str(run), "--metrics", "modes", "--jacobian-keep", "1"]) == 0
+    assert "Jacobian" not in capsys.readouterr().err
+    from gankit import api
+
+    G, _ = api.load_generator(run)  # the run's EMA generator, as sampling uses it
+    z = torch.randn(80, 2, generator=torch.Generator().manual_seed(1))
+    norms = jacobian_norms(G, z)
+    with torch.no_grad():
+        assert_close(api.sample(run, 40, seed=1), G(z[norms.argsort()[:40].sort().values]))
+        assert_close(api.sample(run, 40, seed=1, jacobian_keep=1.0), G(z[:40]))
+    assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "s.npy"), "--jacobian-keep", "2"]) == 2
+    assert "keep fraction must lie in (0, 1]" in capsys.readouterr().err
+
+
+def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path):
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_collapse.py"
+    spec = importlib.util.spec_from_file_location("mode_collapse_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def row(seed, hq, hq_raw):
+        return {"dataset": "ring8", "method": "gankit", "seed": seed, "steps": 6000, "seconds": 200.0,
+                "cpu_seconds": 199.0, "command": "python benchmarks/mode_collapse.py --datasets ring8",
+                "load": 2.0, "started": "2026-12-01 23:40", "batch_size": 500, "pack": 1, "jacobian_keep": 0.95,
+                "scores": {"modes": 8.0, "modes_total": 8.0, "hq_percent": hq, "reverse_kl": 0.004},
+                "scores_untruncated": {"modes": 8.0, "modes_total": 8.0, "hq_percent": hq_raw, "reverse_kl": 0.005}}
+
+    args = argparse.Namespace(threads=1, picture_seed=0, datasets=[])
+    out = tmp_path / "mode_collapse.md"
+    bench.write_report([row(0, 99.6, 97.6), row(1, 100.0, 98.0)], args, out)
+    text = out.read_text()
+    lines = [line for line in text.splitlines() if line.startswith("| gankit")]
+    assert len(lines) == 2, text
+    assert "sample.jacobian_keep=1" not in lines[0] and "99.8 ± 0.2" in lines[0]
+    assert "sample.jacobian_keep=1" in lines[1] and "97.8 ± 0.2" in lines[1]
+    assert "Goal met by: gankit (2 seeds)" in text  # judged on the preset's own sampler
+    assert "gankit, sample.jacobian_keep=1" not in text.split("Goal met by:")[1].splitlines()[0]
+    assert len(__import__("json").loads(out.with_suffix(".json").read_text())) == 2  # copies not stored
