@@ -145,3 +145,24 @@ def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path):
     assert "Goal met by: gankit (2 seeds)" in text  # judged on the preset's own sampler
     assert "gankit, sample.jacobian_keep=1" not in text.split("Goal met by:")[1].splitlines()[0]
     assert len(__import__("json").loads(out.with_suffix(".json").read_text())) == 2  # copies not stored
+
+
+def test_no_gans_land_split_is_what_sampling_keeps_and_the_demo_draws(tmp_path):
+    from PIL import Image
+
+    from gankit.demos import describe_demos
+    from gankit.demos.no_gans_land import no_gans_land_figure, truncation_split
+
+    G = Steep(2)
+    x, kept, norms = truncation_split(G, 2, 90, 0.75, seed=4)
+    assert len(x) == 120 and int(kept.sum()) == 90
+    assert norms[kept].max() <= norms[~kept].min()  # the dropped ones stretch the plane most
+    assert_close(x[kept], draw(G, 2, 90, seed=4, keep=0.75))
+    out = no_gans_land_figure(tmp_path / "f.png", steps=3, n=200, run_dir=tmp_path / "run",
+                              overrides=["model.g.width=8", "model.d.width=8", "train.batch_size=20"])
+    assert Image.open(out).size[0] > 2 * Image.open(out).size[1]  # three panels side by side
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    # the finished run gives the same figure's numbers when loaded back
+    no_gans_land_figure(tmp_path / "g.png", run=tmp_path / "run", n=200)
+    assert (tmp_path / "g.png").is_file()
+    assert "no-gans-land" in dict(describe_demos())

@@ -17,6 +17,7 @@ samples say so (``sample.jacobian_keep`` is recorded with them).
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn as nn
@@ -50,7 +51,9 @@ def jacobian_norms(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None,
         scale = 1.0 / directions
     f = (lambda v: G(v)) if y is None else (lambda v: G(v, y))
     total = torch.zeros(n, device=z.device)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch's forward-mode AD scripts its decompositions on first use (torch's own deprecation warning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=DeprecationWarning)
         for v in vs:  # one forward-mode product per direction: J v, (N, *sample shape)
             _, jv = torch.func.jvp(f, (z,), (v.contiguous(),))
             total += jv.float().flatten(1).pow(2).sum(1)

@@ -14,7 +14,7 @@ from ..registry import Registry
 
 DEMOS: Registry = Registry("demo")
 
-from . import costs, disjoint_supports, kl_asymmetry, training_2d  # noqa: E402,F401  (register the demos)
+from . import costs, disjoint_supports, kl_asymmetry, no_gans_land, training_2d  # noqa: E402,F401  (register the demos)
 
 
 def describe_demos() -> list[tuple[str, str]]:
