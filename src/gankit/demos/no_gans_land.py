@@ -21,7 +21,7 @@ import torch
 
 from ..metrics.modes import mode_stats
 from ..sampling import jacobian_norms
-from ..utils.plots import _pyplot, draw_points
+from ..utils.plots import _pyplot, draw_points, save_figure
 from . import DEMOS
 
 
@@ -79,13 +79,10 @@ def no_gans_land_figure(out_path: str | Path, run: str | Path | None = None, ste
                         title=f"all {n:,} samples: {hq_all:.1f}% high quality\nred: the {1 - keep:.0%} with the largest ||dG/dz||")
             draw_points(axes[2], x[kept], data.means, data.std,
                         title=f"kept {keep:.0%} (sample.jacobian_keep={keep:g})\n{hq_kept:.1f}% high quality")
-            fig.tight_layout()
-            out_path = Path(out_path)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(out_path, dpi=100)
-        finally:
+        except BaseException:
             plt.close(fig)
-    return out_path
+            raise
+    return save_figure(fig, out_path)
 
 
 @DEMOS.register("no-gans-land")

@@ -17,6 +17,18 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, out_path: str | Path, dpi: int = 100) -> Path:
+    """Lay out ``fig``, write it to ``out_path`` (PNG; its folder is created) and close it."""
+    try:
+        fig.tight_layout()
+        out_path = Path(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_path, dpi=dpi)
+        return out_path
+    finally:
+        _pyplot().close(fig)
+
+
 def draw_points(ax, samples: torch.Tensor, means: torch.Tensor | None = None, std: float | None = None,
                 title: str | None = None, color: str = "#1f77b4") -> None:
     """Samples (N, 2) as small dots; the true means as red crosses with a 3-std circle (the

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from .plots import _pyplot, draw_points
+from .plots import _pyplot, draw_points, save_figure
 
 DEFAULT_SNAPSHOTS = (0, 100, 300, 1000, 3000)
 
@@ -74,10 +74,7 @@ def training_2d_figure(out_path: str | Path, preset: str = "toy-ring8", snapshot
                 draw_points(ax, game.sample(z).cpu(), data.means, None, title=f"step {step}", color="black")
             fig.suptitle(f"{preset}: G's samples (dots) over the true modes (x); D's output, red = real",
                          fontsize=8)
-            fig.tight_layout()
-            out_path = Path(out_path)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(out_path, dpi=100)
-        finally:
+        except BaseException:
             plt.close(fig)
-    return out_path
+            raise
+    return save_figure(fig, out_path)
