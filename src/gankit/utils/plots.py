@@ -34,10 +34,10 @@ def draw_points(ax, samples: torch.Tensor, means: torch.Tensor | None = None, st
     """Samples (N, 2) as small dots; the true means as red crosses with a 3-std circle (the
     high-quality radius of the mode metrics) when ``std`` is given."""
     x = samples.detach().float().cpu().numpy()
-    ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.5, color=color, linewidths=0)
+    ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.5, color=color, linewidths=0, zorder=3)  # above the modes' marks
     if means is not None:
         m = means.detach().float().cpu().numpy()
-        ax.scatter(m[:, 0], m[:, 1], s=30, marker="x", color="#d62728", linewidths=1)
+        ax.scatter(m[:, 0], m[:, 1], s=30, marker="x", color="#d62728", linewidths=1, zorder=2)
         if std is not None:
             for c in m:
                 ax.add_patch(_circle(c, 3 * std))
