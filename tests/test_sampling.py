@@ -79,15 +79,21 @@ def test_draw_keeps_the_asked_labels_in_order_and_restores_training_mode():
     out = draw(G, 2, 10, seed=0, labels=labels, num_classes=3, keep=0.5)
     assert torch.equal(out[:, -1], labels.float())  # sample i has class labels[i]
     assert G.training
-    # within each class, the kept noise is the candidates of that class with the smallest norm
-    m = 20
-    z = torch.randn(m, 2, generator=torch.Generator().manual_seed(0))
-    y = torch.arange(m) % 3
+    # class c, asked for q times, gets ceil(q / keep) candidates (class blocks in order) and keeps its q best
+    quota = torch.bincount(labels, minlength=3)  # 3, 4, 3 -> 6, 8, 6 candidates
+    y = torch.repeat_interleave(torch.arange(3), torch.tensor([6, 8, 6]))
+    z = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
     norms = jacobian_norms(G, z, y)
     for c in range(3):
         idx = (y == c).nonzero().flatten()
-        best = idx[norms[idx].argsort()[:int((labels == c).sum())]].sort().values
+        best = idx[norms[idx].argsort()[:int(quota[c])]].sort().values
         assert_close(out[labels == c, :2], torch.tanh(5 * z[best]).detach())
+    # every sample of one class (gankit sample --class K): that class gets all the candidates
+    one = draw(G, 2, 12, seed=0, labels=torch.full((12,), 1), num_classes=3, keep=0.6)
+    assert torch.equal(one[:, -1], torch.ones(12))
+    z = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    kept = jacobian_norms(G, z).argsort()[:12].sort().values
+    assert_close(one[:, :2], torch.tanh(5 * z[kept]).detach())
     with pytest.raises(GankitError, match="keep"):
         draw(G, 2, 10, keep=0.0)
 

@@ -66,8 +66,6 @@ def _keep_lowest(norms: torch.Tensor, groups: torch.Tensor, quota: torch.Tensor)
     for g in range(len(quota)):
         idx = (groups == g).nonzero().flatten()
         q = int(quota[g])
-        if q > len(idx):  # cannot happen with ceil(n / keep) candidates drawn the same way
-            raise GankitError(f"truncation: {q} samples wanted from {len(idx)} candidates")
         kept.append(idx[norms[idx].argsort(stable=True)[:q]])
     return torch.cat(kept).sort().values
 
@@ -79,9 +77,10 @@ def draw(G: nn.Module, latent_dim: int, n: int, seed: int = 0, labels: torch.Ten
     """``n`` samples of ``G`` (on the CPU, float32) from noise seeded by ``seed``.
 
     ``labels`` (n,) are the classes of a conditional generator. With ``keep`` < 1, ceil(n / keep)
-    latent vectors are drawn and the n with the smallest Jacobian norm are kept; a conditional
-    generator keeps the same number of samples of each class as ``labels`` asks for, and candidate i
-    has class i mod K. With ``keep`` = 1 the result is G applied to the first n noise vectors."""
+    latent vectors are drawn and the n with the smallest Jacobian norm are kept; for a conditional
+    generator, a class asked for q times gets ceil(q / keep) candidates (class 0's first, then class
+    1's, ... in the order of the noise) and keeps its q best, placed where ``labels`` asks for that
+    class. With ``keep`` = 1 the result is G applied to the first n noise vectors."""
     keep = check_keep(keep)
     was_training = G.training
     G.eval()
@@ -94,28 +93,29 @@ def draw(G: nn.Module, latent_dim: int, n: int, seed: int = 0, labels: torch.Ten
 def _draw(G, latent_dim, n, seed, labels, num_classes, keep, directions, batch_size) -> torch.Tensor:
     dev = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    m = n if keep == 1.0 else math.ceil(n / keep)
-    z = torch.randn(m, latent_dim, generator=gen)
-    y = None
-    if labels is not None:
-        y = labels if keep == 1.0 else torch.arange(m) % num_classes
-    if keep < 1.0:
+    y = labels
+    if keep == 1.0:
+        z = torch.randn(n, latent_dim, generator=gen)
+    else:
+        if labels is None:
+            groups, quota = None, torch.tensor([n])
+        else:  # ceil(q / keep) candidates of every class asked for q times, class by class
+            quota = torch.bincount(labels, minlength=num_classes)
+            groups = torch.repeat_interleave(torch.arange(num_classes),
+                                             torch.tensor([math.ceil(int(q) / keep) for q in quota]))
+        m = math.ceil(n / keep) if groups is None else len(groups)
+        z = torch.randn(m, latent_dim, generator=gen)
         dir_gen = torch.Generator().manual_seed(seed + 1)
         norms = torch.cat([jacobian_norms(G, z[i:i + batch_size].to(dev),
-                                          None if y is None else y[i:i + batch_size].to(dev),
+                                          None if groups is None else groups[i:i + batch_size].to(dev),
                                           directions, dir_gen).cpu() for i in range(0, m, batch_size)])
-        if labels is None:
-            idx = _keep_lowest(norms, torch.zeros(m, dtype=torch.long), torch.tensor([n]))
-        else:
-            quota = torch.bincount(labels, minlength=num_classes)
-            idx = _keep_lowest(norms, y, quota)
-            # put the kept candidates in the order ``labels`` asks for
-            order = torch.cat([idx[y[idx] == c] for c in range(num_classes)])
+        idx = _keep_lowest(norms, torch.zeros(m, dtype=torch.long) if groups is None else groups, quota)
+        if labels is not None:  # the kept candidates of class c fill the places where ``labels`` asks for c
             slots = torch.cat([(labels == c).nonzero().flatten() for c in range(num_classes)])
-            idx = torch.empty_like(order)
-            idx[slots] = order
+            order = torch.empty_like(idx)
+            order[slots] = idx  # idx is grouped by class already (ascending, classes in blocks)
+            idx = order
         z = z[idx]
-        y = None if y is None else y[idx]
     out = []
     for i in range(0, n, batch_size):
         zb = z[i:i + batch_size].to(dev)
