@@ -13,10 +13,9 @@ from gankit.sampling import EXACT_MAX_DIM, draw, jacobian_norms
 class Steep(nn.Module):
     """G(z) = tanh(k z) elementwise (2-D points): two flat modes per axis joined by a steep ramp at 0."""
 
-    def __init__(self, dim: int = 2, k: float = 5.0):
+    def __init__(self, k: float = 5.0):
         super().__init__()
         self.k = nn.Parameter(torch.tensor(k))
-        self.dim = dim
 
     def forward(self, z, y=None):
         x = torch.tanh(self.k * z)
@@ -31,7 +30,7 @@ def test_exact_norms_match_autograd_and_a_linear_map():
     lin = nn.Linear(3, 4, bias=True)
     z = torch.randn(6, 3)
     assert_close(jacobian_norms(lin, z), lin.weight.detach().norm().expand(6))  # J = W everywhere
-    G = Steep(2)
+    G = Steep()
     z = torch.randn(20, 2)
     assert_close(jacobian_norms(G, z), _autograd_norms(G, z))
     # d tanh(kz)/dz = k (1 - tanh^2): largest at z = 0, the bridge between the modes
@@ -54,13 +53,13 @@ def test_estimated_norms_for_a_large_latent_are_close_and_reproducible():
 
 
 def test_draw_without_truncation_is_g_of_the_seeded_noise():
-    G = Steep(2)
+    G = Steep()
     z = torch.randn(50, 2, generator=torch.Generator().manual_seed(7))
     assert torch.equal(draw(G, 2, 50, seed=7, batch_size=16), G(z).detach())
 
 
 def test_draw_keeps_the_candidates_with_the_smallest_jacobian():
-    G, n, keep = Steep(2), 300, 0.8
+    G, n, keep = Steep(), 300, 0.8
     m = math.ceil(n / keep)
     z = torch.randn(m, 2, generator=torch.Generator().manual_seed(3))
     norms = _autograd_norms(G, z)
@@ -74,7 +73,7 @@ def test_draw_keeps_the_candidates_with_the_smallest_jacobian():
 
 
 def test_draw_keeps_the_asked_labels_in_order_and_restores_training_mode():
-    G = Steep(2).train()
+    G = Steep().train()
     labels = torch.tensor([2, 0, 1, 1, 2, 0, 0, 2, 1, 1])
     out = draw(G, 2, 10, seed=0, labels=labels, num_classes=3, keep=0.5)
     assert torch.equal(out[:, -1], labels.float())  # sample i has class labels[i]
@@ -159,7 +158,7 @@ def test_no_gans_land_split_is_what_sampling_keeps_and_the_demo_draws(tmp_path):
     from gankit.demos import describe_demos
     from gankit.demos.no_gans_land import no_gans_land_figure, truncation_split
 
-    G = Steep(2)
+    G = Steep()
     x, kept, norms = truncation_split(G, 2, 90, 0.75, seed=4)
     assert len(x) == 120 and int(kept.sum()) == 90
     assert norms[kept].max() <= norms[~kept].min()  # the dropped ones stretch the plane most

@@ -90,34 +90,42 @@ def draw(G: nn.Module, latent_dim: int, n: int, seed: int = 0, labels: torch.Ten
         G.train(was_training)
 
 
+def truncation_candidates(G: nn.Module, latent_dim: int, n: int, seed: int, keep: float,
+                          labels: torch.Tensor | None = None, num_classes: int | None = None, directions: int = 8,
+                          batch_size: int = 500):
+    """The latent vectors ``draw`` chooses from when ``keep`` < 1: (candidates z (m, latent), their
+    classes (m,) or None, their Jacobian norms (m,), the indices of the n kept ones in sample order)."""
+    dev = next(G.parameters()).device
+    if labels is None:
+        groups, quota = None, torch.tensor([n])
+    else:  # ceil(q / keep) candidates of every class asked for q times, class by class
+        quota = torch.bincount(labels, minlength=num_classes)
+        groups = torch.repeat_interleave(torch.arange(num_classes),
+                                         torch.tensor([math.ceil(int(q) / keep) for q in quota]))
+    m = math.ceil(n / keep) if groups is None else len(groups)
+    z = torch.randn(m, latent_dim, generator=torch.Generator().manual_seed(seed))
+    dir_gen = torch.Generator().manual_seed(seed + 1)
+    norms = torch.cat([jacobian_norms(G, z[i:i + batch_size].to(dev),
+                                      None if groups is None else groups[i:i + batch_size].to(dev),
+                                      directions, dir_gen).cpu() for i in range(0, m, batch_size)])
+    idx = _keep_lowest(norms, torch.zeros(m, dtype=torch.long) if groups is None else groups, quota)
+    if labels is not None:  # the kept candidates of class c fill the places where ``labels`` asks for c
+        slots = torch.cat([(labels == c).nonzero().flatten() for c in range(num_classes)])
+        order = torch.empty_like(idx)
+        order[slots] = idx  # idx is grouped by class already (ascending, classes in blocks)
+        idx = order
+    return z, groups, norms, idx
+
+
 def _draw(G, latent_dim, n, seed, labels, num_classes, keep, directions, batch_size) -> torch.Tensor:
     dev = next(G.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    y = labels
     if keep == 1.0:
-        z = torch.randn(n, latent_dim, generator=gen)
+        z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
     else:
-        if labels is None:
-            groups, quota = None, torch.tensor([n])
-        else:  # ceil(q / keep) candidates of every class asked for q times, class by class
-            quota = torch.bincount(labels, minlength=num_classes)
-            groups = torch.repeat_interleave(torch.arange(num_classes),
-                                             torch.tensor([math.ceil(int(q) / keep) for q in quota]))
-        m = math.ceil(n / keep) if groups is None else len(groups)
-        z = torch.randn(m, latent_dim, generator=gen)
-        dir_gen = torch.Generator().manual_seed(seed + 1)
-        norms = torch.cat([jacobian_norms(G, z[i:i + batch_size].to(dev),
-                                          None if groups is None else groups[i:i + batch_size].to(dev),
-                                          directions, dir_gen).cpu() for i in range(0, m, batch_size)])
-        idx = _keep_lowest(norms, torch.zeros(m, dtype=torch.long) if groups is None else groups, quota)
-        if labels is not None:  # the kept candidates of class c fill the places where ``labels`` asks for c
-            slots = torch.cat([(labels == c).nonzero().flatten() for c in range(num_classes)])
-            order = torch.empty_like(idx)
-            order[slots] = idx  # idx is grouped by class already (ascending, classes in blocks)
-            idx = order
+        z, _, _, idx = truncation_candidates(G, latent_dim, n, seed, keep, labels, num_classes, directions, batch_size)
         z = z[idx]
     out = []
     for i in range(0, n, batch_size):
         zb = z[i:i + batch_size].to(dev)
-        out.append((G(zb) if y is None else G(zb, y[i:i + batch_size].to(dev))).float().cpu())
+        out.append((G(zb) if labels is None else G(zb, labels[i:i + batch_size].to(dev))).float().cpu())
     return torch.cat(out)

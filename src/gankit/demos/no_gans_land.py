@@ -13,30 +13,26 @@ high-quality share under the VEEGAN/PacGAN protocol.
 """
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
 import torch
 
 from ..metrics.modes import mode_stats
-from ..sampling import jacobian_norms
+from ..sampling import jacobian_norms, truncation_candidates
 from ..utils.plots import _pyplot, draw_points, save_figure
 from . import DEMOS
 
 
+@torch.no_grad()
 def truncation_split(G, latent_dim: int, n: int, keep: float, seed: int = 0):
-    """(all samples (m, 2), kept mask (m,), Jacobian norms (m,)) for the ceil(n / keep) candidates that
-    ``gankit.sampling.draw`` considers; the kept ones are the n it returns."""
-    m = n if keep >= 1 else math.ceil(n / keep)
-    z = torch.randn(m, latent_dim, generator=torch.Generator().manual_seed(seed))
+    """(all samples (m, 2), kept mask (m,), Jacobian norms (m,)) for the candidates that
+    ``gankit.sampling.draw`` chooses from; the kept ones are the n it returns."""
     G.eval()
-    norms = jacobian_norms(G, z)
-    with torch.no_grad():
-        x = G(z).float()
-    kept = torch.zeros(m, dtype=torch.bool)
-    kept[norms.argsort(stable=True)[:n]] = True
-    return x, kept, norms
+    z, _, norms, idx = truncation_candidates(G, latent_dim, n, seed, keep)
+    kept = torch.zeros(len(z), dtype=torch.bool)
+    kept[idx] = True
+    return G(z).float(), kept, norms
 
 
 def no_gans_land_figure(out_path: str | Path, run: str | Path | None = None, steps: int = 4000, keep: float = 0.9,
