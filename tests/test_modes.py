@@ -110,6 +110,20 @@ def test_stacked_mode_stats_and_standard_error():
     assert s["modes"] == 3
     p = np.array([0.5, 0.25, 0.25])
     assert_close(s["kl"], float((p * np.log(p * 1000)).sum()))
+    # channel 0 reads 1,1,0,9 -> (0.5, 0.25, 0.25) over 10 digits; the same for the other two channels
+    assert_close(s["kl_digits"], 3 * float((p * np.log(p * 10)).sum()))
+    # independent channels: the joint KL is the sum of the channels' KLs (no dependence left)
+    g = torch.Generator().manual_seed(0)
+    indep = torch.stack([torch.multinomial(torch.tensor(w), 200_000, True, generator=g) for w in
+                         ([4.0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1.0] * 10, [1.0, 2] * 5)], 1)
+    s = stacked_mode_stats(indep)
+    assert s["modes"] == 1000 and s["kl_digits"] > 0.1
+    assert s["kl"] == pytest.approx(s["kl_digits"], abs=5e-3)  # 200 samples per bin: ~2.5e-3 of noise
+    # fully dependent channels (the same digit three times): 10 modes, KL log 100, digits uniform
+    same = torch.arange(10).repeat(100)[:, None].expand(-1, 3)
+    s = stacked_mode_stats(same)
+    assert s["modes"] == 10 and s["kl_digits"] == pytest.approx(0.0, abs=1e-12)
+    assert s["kl"] == pytest.approx(math.log(100))
     mean, se = mean_and_stderr([1.0, 2.0, 3.0])
     assert mean == 2.0 and se == pytest.approx(1.0 / math.sqrt(3))
 

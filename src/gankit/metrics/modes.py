@@ -9,6 +9,11 @@ samples over the K modes (0 when the samples spread evenly, log K when they all 
 Stacked MNIST: draw 26,000 samples; a classifier of single MNIST digits labels each channel, the
 mode is 100·d1 + 10·d2 + d3; report the number of distinct modes among the samples and the KL of
 their 1,000-bin histogram to the uniform distribution, in the same direction as above.
+
+That KL splits exactly into the KL of each channel's 10-bin digit histogram to uniform, summed over
+the channels (``kl_digits``: a generator that draws some digits more often than others), plus the
+dependence between the channels (the total correlation, ``kl - kl_digits`` ≥ 0). Real stacked images
+score about 0.02 with 26,000 samples: the multinomial noise of 26 samples per bin, not a flaw.
 """
 from __future__ import annotations
 
@@ -50,10 +55,13 @@ def mode_stats(samples: torch.Tensor, means: torch.Tensor, std: float, threshold
 
 
 def stacked_mode_stats(digits: torch.Tensor) -> dict[str, float]:
-    """Modes and KL to uniform from the digits (N, 3) read in the three channels of each sample."""
-    modes = (digits.long() * torch.tensor([100, 10, 1])).sum(1)
+    """Modes, KL to uniform and the channels' share of it (``kl_digits``) from the digits (N, 3) read
+    in the three channels of each sample."""
+    digits = digits.long()
+    modes = (digits * torch.tensor([100, 10, 1])).sum(1)
     counts = torch.bincount(modes, minlength=STACKED_MODES)
-    return {"modes": int((counts > 0).sum()), "kl": kl_to_uniform(counts)}
+    kl_digits = sum(kl_to_uniform(torch.bincount(digits[:, c], minlength=10)) for c in range(3))
+    return {"modes": int((counts > 0).sum()), "kl": kl_to_uniform(counts), "kl_digits": kl_digits}
 
 
 @torch.no_grad()
@@ -87,7 +95,7 @@ def evaluate_modes(fake: torch.Tensor, data) -> tuple[dict[str, float], dict, li
         digits, clf = read_stacked_digits(fake[:n])
         s = stacked_mode_stats(digits)
         return ({"modes[classifier:mnist]": float(s["modes"]), "modes_total": float(STACKED_MODES),
-                 "kl[classifier:mnist]": s["kl"]},
+                 "kl[classifier:mnist]": s["kl"], "kl_digits[classifier:mnist]": s["kl_digits"]},
                 {"accuracy": clf.accuracy, "test_images": clf.test_split_size}, notes)
     raise GankitError(f"modes: defined for the 2-D mixtures (ring8, grid25) and stacked-mnist, not "
                       f"{getattr(data, 'name', '?')!r}")
