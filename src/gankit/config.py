@@ -110,7 +110,7 @@ class TrainConfig:
     grid_size: int = 64            # images in each sample grid
     ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
     ema_bn_stats: Literal["recompute", "live"] = "recompute"  # BatchNorm statistics of the EMA generator: re-estimated for its averaged weights before sampling (recompute), or the live G's (live)
-    lr_ramp_down: float = 0.0      # the last fraction of train.steps over which every learning rate falls linearly to 0 (0: constant)
+    lr_ramp_down: float = 0.0      # the last fraction of the run (train.steps, or train.max_seconds if that runs out first) over which every learning rate falls linearly to 0 (0: constant)
     device: str = "auto"           # auto | cpu | cuda | cuda:N (under torchrun: each process takes cuda:LOCAL_RANK)
     threads: int = 0               # torch intra-op threads on CPU (0: the cores, shared among the processes of this machine)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for training steps; auto: bf16 on CUDA where supported, fp32 on CPU; fp16 adds a gradient scaler per player

@@ -183,14 +183,24 @@ class Trainer:
             m = self._wrapped[key]
         return m
 
-    def lr_factor(self, step: int) -> float:
-        """train.lr_ramp_down: 1 until the last fraction r of train.steps, then (steps - step) / (r * steps)."""
+    def lr_factor(self, step: int, seconds: float = 0.0) -> float:
+        """train.lr_ramp_down = r: 1 until the last fraction r of the run, then falling linearly to 0.
+        The run's budget is train.steps and, when set, train.max_seconds (``seconds`` spent of it, on
+        the run's clock); whichever is closer to running out sets the fraction left."""
         t = self.cfg.train
-        ramp = t.lr_ramp_down * t.steps
-        return 1.0 if ramp <= 0 else min(1.0, (t.steps - step) / ramp)
+        if t.lr_ramp_down <= 0:
+            return 1.0
+        f = (t.steps - step) / (t.lr_ramp_down * t.steps)
+        if t.max_seconds > 0:
+            f = min(f, (t.max_seconds - seconds) / (t.lr_ramp_down * t.max_seconds))
+        return max(0.0, min(1.0, f))
+
+    def _budget_seconds(self) -> float:
+        return self.cpu_seconds if self.cfg.train.clock == "cpu" else self.train_seconds
 
     def _ramp_down_lr(self) -> None:
-        f = self.lr_factor(self.step)  # a function of the step alone, so resuming restores it exactly
+        # a function of the step (and of the time spent, which checkpoints keep), so resuming restores it
+        f = self.lr_factor(self.step, self._budget_seconds() if self.cfg.train.max_seconds > 0 else 0.0)
         for name, opt in self.optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = self._optim_cfg(name).lr * f
@@ -273,7 +283,7 @@ class Trainer:
         t = self.cfg.train
         if t.max_seconds <= 0:
             return False
-        return (self.cpu_seconds if t.clock == "cpu" else self.train_seconds) >= t.max_seconds
+        return self._budget_seconds() >= t.max_seconds
 
     def save(self, periodic: bool = False) -> Path:
         """Write last.pt (and step-N.pt); under DDP every rank calls it and rank 0 writes."""
