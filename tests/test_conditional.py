@@ -201,6 +201,30 @@ def test_class_grid_and_class_sampling_through_the_trainer(fast, tmp_path):
     assert Image.open(tmp_path / "grid.png").size[1] > 3 * Image.open(tmp_path / "grid.png").size[0]
 
 
+def test_conditional_evaluation_reads_the_samples_once(fast, tmp_path, monkeypatch):
+    import gankit.metrics.extractors as extractors
+    from gankit.api import evaluate_run
+
+    out = tmp_path / "run"
+    prepare_training("gan-digits", fast + ["model.g.conditioning=cbn", "model.d.conditioning=projection",
+                                           "train.steps=2", "model.g.width=8", "model.d.width=8"], out=out).fit()
+    seen, build = [], extractors.build_extractor
+
+    def counting_build(*args, **kwargs):
+        ext = build(*args, **kwargs)
+        extract = ext.extract
+        ext.extract = lambda x: seen.append(len(x)) or extract(x)
+        return ext
+
+    monkeypatch.setattr(extractors, "build_extractor", counting_build)
+    res = evaluate_run(out, metrics=["fid", "classes"], n=200)
+    assert seen.count(200) == 1  # FID, class coverage and the conditional scores share one pass
+    _, probs = res.fake_features
+    asked = torch.arange(200) % 10  # balanced samples, class i mod K
+    assert res.scores["class_acc[classifier:digits]"] == pytest.approx(float((probs.argmax(1) == asked).double().mean()))
+    assert "intra_fid[classifier:digits]" in res.scores and "fid[classifier:digits]" in res.scores
+
+
 def test_conditioning_errors_are_one_line(fast, tmp_path):
     with pytest.raises(ConfigError, match="model.g.conditioning: 'nope' is not one of"):
         load_config("gan-digits", ["model.g.conditioning=nope"])

@@ -176,7 +176,7 @@ def _conditional_scores(res, fake: torch.Tensor, cfg: Config, ext) -> None:
         res.notes.append("conditional scores skipped: the dataset has no labels")
         return
     ref = reference(ext, train, f"{cfg.data.name}-{cfg.data.resolution}px{cfg.data.channels}-train")
-    f_fake, p_fake = ext.extract(fake)
+    f_fake, p_fake = res.fake_features if res.fake_features is not None else ext.extract(fake)
     k = cfg.model.num_classes
     res.scores.update(conditional_scores(f_fake, p_fake, torch.arange(len(fake)) % k, ref.features, train.labels,
                                          k, ext.name))

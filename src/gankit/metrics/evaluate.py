@@ -96,6 +96,8 @@ class EvalResult:
     info: dict = field(default_factory=dict)
     closest_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # (samples, their nearest training images)
     notes: list[str] = field(default_factory=list)
+    fake_features: tuple[torch.Tensor, torch.Tensor | None] | None = field(default=None, repr=False)
+    """(features, class probabilities) of the samples under the extractor, when a metric needed them."""
 
 
 def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
@@ -139,7 +141,7 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
             res.notes.append(f"memorization and the FID floor skipped: {data_cfg.name!r} has no held-out split")
     s = res.scores
     if any(m in metrics for m in ("fid", "kid", "is", "pr", "dc", "classes")):
-        f_fake, p_fake = extractor.extract(fake)
+        f_fake, p_fake = res.fake_features = extractor.extract(fake)
         ref = reference(extractor, train, f"{tag}-train", cache)
     if "fid" in metrics:
         mu, sigma = stats_of(f_fake)
