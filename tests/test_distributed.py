@@ -77,3 +77,13 @@ def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     assert_same_weights(resumed[0], full[0])
     for k, t in full[0]["ema"].get("G", {}).items():
         torch.testing.assert_close(resumed[0]["ema"]["G"][k], t, rtol=0, atol=0)
+
+
+def test_a_ramp_on_the_time_budget_keeps_the_ranks_in_lockstep(tmp_path):
+    # the learning rate follows the time spent, which each process measures for itself: the ranks
+    # must agree on it (their maximum, exchanged at each check) or their weights drift apart
+    # (a short budget, so that milliseconds between the ranks' clocks change the rate visibly)
+    torchrun(tmp_path, "gan-digits", 40, *TINY, "train.max_seconds=3", "train.lr_ramp_down=1")
+    full = weights(tmp_path, "full")
+    assert full[0]["step"] == full[1]["step"] >= 1
+    assert_same_weights(full[0], full[1])

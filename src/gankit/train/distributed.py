@@ -100,13 +100,18 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
+def max_over_ranks(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Element-wise maximum of numbers over all ranks, the same list on every rank."""
+    if not info.enabled:
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
 def any_rank(flags: list[bool], info: DistInfo, device: torch.device) -> list[bool]:
     """Element-wise OR of boolean flags over all ranks, so that every rank takes the same decision."""
-    if not info.enabled:
-        return flags
-    t = torch.tensor([float(f) for f in flags], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in t.tolist()]
+    return [v > 0 for v in max_over_ranks([float(f) for f in flags], info, device)]
 
 
 def mean_over_ranks(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:

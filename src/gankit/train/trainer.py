@@ -199,8 +199,12 @@ class Trainer:
         return self.cpu_seconds if self.cfg.train.clock == "cpu" else self.train_seconds
 
     def _ramp_down_lr(self) -> None:
-        # a function of the step (and of the time spent, which checkpoints keep), so resuming restores it
-        f = self.lr_factor(self.step, self._budget_seconds() if self.cfg.train.max_seconds > 0 else 0.0)
+        # a function of the step (and of the time spent, which checkpoints keep), so resuming restores it;
+        # under DDP the time is the ranks' maximum, agreed on at each check, so every rank uses the same lr
+        seconds = 0.0
+        if self.cfg.train.max_seconds > 0:
+            seconds = self._ramp_seconds if self.dist.enabled else self._budget_seconds()
+        f = self.lr_factor(self.step, seconds)
         for name, opt in self.optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = self._optim_cfg(name).lr * f
@@ -407,6 +411,8 @@ class Trainer:
                    dynamic_ncols=True, desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
         start_step = self.step
         self._session_cpu_start = time.process_time()
+        # the time spent when this session starts, the same on every rank (from the checkpoint)
+        self._ramp_seconds = self._cpu_before if t.clock == "cpu" else self._seconds_before
         t_start = self._session_start = time.perf_counter()
         w_step, w_time = self.step, t_start
         final = None
@@ -444,7 +450,9 @@ class Trainer:
                 if check:
                     bad = bool(collector.nonfinite())
                     if self.dist.enabled:
-                        stop, budget, bad = ddp.any_rank([stop, budget, bad], self.dist, self.device)
+                        *flags, self._ramp_seconds = ddp.max_over_ranks(
+                            [stop, budget, bad, self._budget_seconds()], self.dist, self.device)
+                        stop, budget, bad = (f > 0 for f in flags)
                 elif self.dist.enabled:
                     stop = False  # agreed on at the next check
                 if bad:
