@@ -49,15 +49,16 @@ def test_ramped_run_resumes_exactly(tmp_path):
 
 def test_a_time_budget_ramps_too(tmp_path):
     # train.max_seconds ends this run long before its 10^6 steps: the ramp follows the time spent
-    cfg = load_config("toy-ring8", SMALL + ["train.steps=1000000", "train.max_seconds=1.5", "train.lr_ramp_down=0.5"])
+    cfg = load_config("toy-ring8", SMALL + ["train.steps=1000000", "train.max_seconds=3", "train.lr_ramp_down=0.5"])
     tr = Trainer(cfg, tmp_path / "run")
     # by hand: whichever budget is closer to running out sets the fraction left
     assert tr.lr_factor(0, 0.0) == 1.0
-    assert tr.lr_factor(0, 0.75) == 1.0             # half the time left: the ramp starts here
-    assert tr.lr_factor(0, 1.125) == pytest.approx(0.5)
+    assert tr.lr_factor(0, 1.5) == 1.0              # half the time left: the ramp starts here
+    assert tr.lr_factor(0, 2.25) == pytest.approx(0.5)
     assert tr.lr_factor(750_000, 0.0) == pytest.approx(0.5)  # the steps' budget, as before
-    assert tr.lr_factor(0, 2.0) == 0.0
+    assert tr.lr_factor(0, 4.0) == 0.0
     tr.fit()
     assert tr.step < 1_000_000
-    # the last update ran within a few milliseconds of the budget's end, at almost no learning rate
-    assert tr.optimizers["G"].param_groups[0]["lr"] < 0.2 * cfg.optim.g.lr
+    # the last update started less than a step before the budget's end: well into the ramp
+    # (below half the rate unless that step took more than 0.75 s)
+    assert tr.optimizers["G"].param_groups[0]["lr"] < 0.5 * cfg.optim.g.lr
