@@ -15,6 +15,13 @@ makes batch_size/m decisions on each side).
     python benchmarks/mode_collapse.py                       # 10 seeds, ring8 + grid25, 4 methods
     python benchmarks/mode_collapse.py --seeds 3 --datasets ring8 --methods GAN,gankit --steps 500
     python benchmarks/mode_collapse.py --seed-list 3,7 --datasets ring8 --methods gankit --set penalty.r1=0.5
+
+A run trained elsewhere (for instance continued with ``gankit train --resume RUN --set train.steps=N``)
+is scored with the same protocol from its checkpoint and added as a row; its settings are read from the
+checkpoint and shown as overrides of the current preset:
+
+    python benchmarks/mode_collapse.py --score RUN/checkpoints/step-0192000.pt --append \
+        --trained "gankit train --resume RUN --set train.steps=192000"
 """
 from __future__ import annotations
 
@@ -31,11 +38,13 @@ import torch
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
+from gankit.api import load_generator  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.data import load_data  # noqa: E402
 from gankit.metrics.modes import (evaluate_modes, mean_and_stderr, POINTS_N, read_stacked_digits,  # noqa: E402
                                   stacked_mode_stats, STACKED_N)
 from gankit.sampling import draw  # noqa: E402
+from gankit.train.checkpoint import load_checkpoint  # noqa: E402
 from gankit.train.trainer import Trainer  # noqa: E402
 from gankit.utils.images import save_image_grid  # noqa: E402
 
@@ -102,6 +111,58 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
         show = fake[:POINTS_N] if fake.dim() == 2 else fake[:64]
         save_image_grid(show, pic, reference=trainer.data, min_size=200)
     return row
+
+
+# how a run is driven, not what it learns: left out of a scored checkpoint's overrides
+RUN_KEYS = {"description", "seed", "train.steps", "train.threads", "train.progress", "train.tensorboard",
+            "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.log_every",
+            "train.device", "train.grid_size", "train.malloc_tuning", "eval.every"}
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _override_text(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override_text(v) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def checkpoint_overrides(cfg, dataset: str) -> list[str]:
+    """The settings of a run's config that differ from the dataset's current preset, as KEY=VALUE."""
+    mine, preset = _flat(cfg.to_dict()), _flat(load_config(PRESETS[dataset]).to_dict())
+    return [f"{k}={_override_text(v)}" for k, v in mine.items() if k not in RUN_KEYS and preset.get(k) != v]
+
+
+def score_checkpoint(path: str, args) -> dict:
+    """A results row for a run trained elsewhere: its generator (EMA, as the benchmark samples) scored
+    with the protocol on the noise seed ``run_one`` uses for the run's seed."""
+    state = load_checkpoint(path)
+    G, cfg = load_generator(path)
+    dataset = cfg.data.name
+    if dataset not in PRESETS:
+        raise SystemExit(f"--score {path}: its data.name {dataset!r} is none of {', '.join(PRESETS)}")
+    data = load_data(cfg.data)
+    n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
+    fake = draw(G, cfg.model.latent_dim, n, seed=10_000 + cfg.seed, keep=cfg.sample.jacobian_keep,
+                directions=cfg.sample.jacobian_directions, batch_size=1000)
+    how = f"{args.trained}; " if args.trained else ""
+    method = args.methods[0] if "--methods" in args.argv else "gankit"  # gankit: the preset, settings as overrides
+    return {"dataset": dataset, "method": method, "seed": cfg.seed, "steps": int(state["step"]),
+            "seconds": float(state.get("train_seconds", 0.0)), "cpu_seconds": float(state.get("cpu_seconds", 0.0)),
+            "command": f"{how}scored with python benchmarks/mode_collapse.py --score {Path(path).name}",
+            "load": os.getloadavg()[0], "started": args.started, "batch_size": cfg.train.batch_size,
+            "pack": cfg.tricks.pack, "scores": evaluate_modes(fake, data)[0],
+            "as_overrides": checkpoint_overrides(cfg, dataset)}
 
 
 def _real_stacked_scores() -> dict[str, float]:
@@ -288,6 +349,11 @@ def main(argv=None) -> None:
     p.add_argument("--runs", default=str(ROOT / "out" / "mode_collapse"), help="run directories (ignored by git)")
     p.add_argument("--results", default=str(ROOT / "results"))
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the results JSON, run nothing")
+    p.add_argument("--score", default="", metavar="CKPT,CKPT,...",
+                   help="train nothing: score these checkpoints of runs trained elsewhere and add them as rows "
+                        "(with --append, to the rows already in the results JSON)")
+    p.add_argument("--trained", default="", metavar="TEXT",
+                   help="with --score: how the checkpoints were trained, recorded as the rows' command")
     p.add_argument("--append", action="store_true",
                    help="keep the rows of other datasets/methods already in the results JSON")
     args = p.parse_args(argv)
@@ -307,6 +373,17 @@ def main(argv=None) -> None:
     if args.report_only:
         rows = json.loads(out.with_suffix(".json").read_text())
         args.datasets = []
+        write_report(rows, args, out)
+        print(f"wrote {out}")
+        return
+    if args.score:
+        rows = json.loads(out.with_suffix(".json").read_text()) if args.append and out.with_suffix(".json").is_file() else []
+        args.datasets = []
+        for path in [c for c in args.score.split(",") if c]:
+            row = score_checkpoint(path, args)
+            rows.append(row)
+            print(f"{path}: {row['dataset']} seed {row['seed']}, {row['steps']} steps: "
+                  + "  ".join(f"{k} {v:.4g}" for k, v in row["scores"].items()), flush=True)
         write_report(rows, args, out)
         print(f"wrote {out}")
         return

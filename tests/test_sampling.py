@@ -171,3 +171,37 @@ def test_no_gans_land_split_is_what_sampling_keeps_and_the_demo_draws(tmp_path):
     no_gans_land_figure(tmp_path / "g.png", run=tmp_path / "run", n=200)
     assert (tmp_path / "g.png").is_file()
     assert "no-gans-land" in dict(describe_demos())
+
+
+def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
+    """``--score`` rates a run trained outside the benchmark exactly as ``gankit eval`` does on the
+    benchmark's noise seed, and records its settings as overrides of the current preset."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from gankit.api import evaluate_run, train
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_collapse.py"
+    spec = importlib.util.spec_from_file_location("mode_collapse_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    run = tmp_path / "run"
+    train("toy-ring8", ["seed=3", "train.steps=1000", "train.batch_size=128", "train.ema_decay=0.99", "model.g.width=64", "model.d.width=64",
+                        "optim.g.lr=0.001", "train.sample_every=0", "train.threads=1", "train.progress=false"], out=run)
+    ckpt = run / "checkpoints" / "last.pt"
+    bench.main(["--score", str(ckpt), "--trained", "by the test", "--results", str(tmp_path / "res")])
+    rows = json.loads((tmp_path / "res" / "mode_collapse.json").read_text())
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["dataset"], row["method"], row["seed"], row["steps"]) == ("ring8", "gankit", 3, 1000)
+    assert row["command"].startswith("by the test; ")
+    over = row["as_overrides"]
+    assert {"optim.g.lr=0.001", "model.g.width=64", "model.d.width=64", "train.batch_size=128", "train.ema_decay=0.99"} <= set(over)
+    assert not any(o.startswith(("train.steps=", "seed=", "train.threads=")) for o in over)  # run keys, not settings
+    expected = evaluate_run(ckpt, metrics=["modes"], seed=10_003).scores  # the benchmark's noise seed for seed 3
+    assert row["scores"]["hq_percent"] > 0  # a generator that has started to find the modes
+    for key in ("modes", "hq_percent", "reverse_kl"):
+        assert abs(row["scores"][key] - expected[key]) < 1e-9, key
+    assert "optim.g.lr=0.001" in (tmp_path / "res" / "mode_collapse.md").read_text()
