@@ -101,7 +101,7 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
     row = {"dataset": dataset, "method": method, "seed": seed, "steps": trainer.step, "seconds": seconds,
            "cpu_seconds": trainer.cpu_seconds,
            "command": "python benchmarks/mode_collapse.py " + " ".join(args.argv), "load": os.getloadavg()[0],
-           "started": args.started,
+           "started": args.started, "machine": _machine(), "threads": args.threads,
            "batch_size": cfg.train.batch_size, "pack": cfg.tricks.pack, "scores": scores}
     if keep < 1:  # the same generator without truncation, for the report's comparison row
         row["jacobian_keep"] = keep
@@ -161,6 +161,7 @@ def score_checkpoint(path: str, args) -> dict:
             "seconds": float(state.get("train_seconds", 0.0)), "cpu_seconds": float(state.get("cpu_seconds", 0.0)),
             "command": f"{how}scored with python benchmarks/mode_collapse.py --score {Path(path).name}",
             "load": os.getloadavg()[0], "started": args.started, "batch_size": cfg.train.batch_size,
+            "machine": _machine(), "threads": cfg.train.threads or os.cpu_count(),  # scored here; assumed trained here too
             "pack": cfg.tricks.pack, "scores": evaluate_modes(fake, data)[0],
             "as_overrides": checkpoint_overrides(cfg, dataset)}
 
@@ -183,6 +184,16 @@ def _machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__}"
+
+
+def _rows_machines(rows: list[dict]) -> str:
+    """The machines the rows were measured on, as recorded with each row (not the one writing the report)."""
+    return " and ".join(dict.fromkeys(r.get("machine", "not recorded") for r in rows))
+
+
+def _rows_threads(rows: list[dict]) -> str:
+    counts = sorted({int(r["threads"]) for r in rows if "threads" in r})
+    return ", ".join(map(str, counts)) if counts else "not recorded"
 
 
 def _settings(dataset: str) -> str:
@@ -270,7 +281,7 @@ def write_report(rows: list[dict], args, path: Path) -> None:
     commands = list(dict.fromkeys(r["command"] for r in rows))
     lines = ["# Mode collapse: gankit against the published numbers", "",
              "Command(s): " + "; ".join(f"`{c.rstrip()}`" for c in commands), "",
-             f"Machine: {_machine()}; {args.threads} torch thread(s) per run; 1-minute load average "
+             f"Machine: {_rows_machines(rows)}; {_rows_threads(rows)} torch thread(s) per run; 1-minute load average "
              f"{min(loads):.1f}-{max(loads):.1f} at the end of the runs (the machine was shared by other jobs). "
              f"Runs started {', '.join(dict.fromkeys(r['started'] for r in rows))}.", "",
              "Protocol (VEEGAN and PacGAN): 2,500 samples on the 2-D mixtures, a sample is high quality within "
@@ -293,7 +304,8 @@ def write_report(rows: list[dict], args, path: Path) -> None:
                 lines.append(f"| {name} | {modes} | {kl} | | | | | | {src} |")
             real = _real_stacked_scores()
             lines.append(f"| real stacked images (the floor) | {real['modes']} | {real['kl']:.3f} | "
-                         f"{real['kl_digits']:.3f} | | | | | measured: the first {STACKED_N:,} training images |")
+                         f"{real['kl_digits']:.3f} | | | | | measured: the first {STACKED_N:,} training images, read by the "
+                         f"classifier as trained on the machine that wrote this report ({_machine()}) |")
         else:
             lines += ["| method | modes | high quality % | reverse KL | seeds with all modes | seeds | steps | "
                       "wall s / seed | CPU s / seed | source |", "|---|---|---|---|---|---|---|---|---|---|"]

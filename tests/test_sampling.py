@@ -189,7 +189,7 @@ def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
 
     run = tmp_path / "run"
     train("toy-ring8", ["seed=3", "train.steps=1000", "train.batch_size=128", "train.ema_decay=0.99", "model.g.width=64", "model.d.width=64",
-                        "optim.g.lr=0.001", "train.sample_every=0", "train.threads=1", "train.progress=false"], out=run)
+                        "optim.g.lr=0.001", "optim.d.lr=0.002", "train.sample_every=0", "train.threads=1", "train.progress=false"], out=run)
     ckpt = run / "checkpoints" / "last.pt"
     bench.main(["--score", str(ckpt), "--trained", "by the test", "--results", str(tmp_path / "res")])
     rows = json.loads((tmp_path / "res" / "mode_collapse.json").read_text())
@@ -197,11 +197,14 @@ def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
     row = rows[0]
     assert (row["dataset"], row["method"], row["seed"], row["steps"]) == ("ring8", "gankit", 3, 1000)
     assert row["command"].startswith("by the test; ")
+    assert row["threads"] == 1 and "torch" in row["machine"]  # recorded with the row, for the report's header
     over = row["as_overrides"]
-    assert {"optim.g.lr=0.001", "model.g.width=64", "model.d.width=64", "train.batch_size=128", "train.ema_decay=0.99"} <= set(over)
+    assert {"optim.g.lr=0.001", "optim.d.lr=0.002", "model.g.width=64", "model.d.width=64", "train.batch_size=128", "train.ema_decay=0.99"} <= set(over)
     assert not any(o.startswith(("train.steps=", "seed=", "train.threads=")) for o in over)  # run keys, not settings
     expected = evaluate_run(ckpt, metrics=["modes"], seed=10_003).scores  # the benchmark's noise seed for seed 3
-    assert row["scores"]["hq_percent"] > 0  # a generator that has started to find the modes
+    # a generator that has started to find the modes (G at 1e-3 with the preset's D rate found none on
+    # some CPUs: keep D ahead of G, as the preset does)
+    assert row["scores"]["hq_percent"] > 5 and row["scores"]["modes"] >= 4
     for key in ("modes", "hq_percent", "reverse_kl"):
         assert abs(row["scores"][key] - expected[key]) < 1e-9, key
     assert "optim.g.lr=0.001" in (tmp_path / "res" / "mode_collapse.md").read_text()
