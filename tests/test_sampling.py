@@ -208,3 +208,23 @@ def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
     for key in ("modes", "hq_percent", "reverse_kl"):
         assert abs(row["scores"][key] - expected[key]) < 1e-9, key
     assert "optim.g.lr=0.001" in (tmp_path / "res" / "mode_collapse.md").read_text()
+
+
+def test_mode_collapse_stacked_baselines_are_dcgans_whatever_the_preset_g():
+    """The papers' stacked-MNIST baselines (DCGAN, PacDCGAN2/4) run with DCGAN's G even though the
+    shipped preset's G is a ResNet; the "gankit" method is the preset as shipped."""
+    import importlib.util
+    from pathlib import Path
+
+    from gankit.config import load_config
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_collapse.py"
+    spec = importlib.util.spec_from_file_location("mode_collapse_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert load_config("stacked-mnist").model.g.name == "resnet"
+    for method, pack in (("GAN", 1), ("PacGAN2", 2), ("PacGAN4", 4)):
+        cfg = load_config("stacked-mnist", bench.method_overrides("stacked-mnist", method))
+        assert (cfg.model.g.name, cfg.model.g.width, cfg.tricks.pack) == ("dcgan", 64, pack)
+    assert bench.method_overrides("stacked-mnist", "gankit") == []
+    assert bench.method_overrides("ring8", "GAN") == ["tricks.pack=1"]  # the 2-D baselines keep the toy nets
