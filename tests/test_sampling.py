@@ -139,8 +139,9 @@ def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path):
 
     bench = _mode_collapse_bench()
 
-    def row(seed, hq, hq_raw):
+    def row(seed, hq, hq_raw, machine, threads):
         return {"dataset": "ring8", "method": "gankit", "seed": seed, "steps": 6000, "seconds": 200.0,
+                "machine": machine, "threads": threads,
                 "cpu_seconds": 199.0, "command": "python benchmarks/mode_collapse.py --datasets ring8",
                 "load": 2.0, "started": "2026-12-01 23:40", "batch_size": 500, "pack": 1, "jacobian_keep": 0.95,
                 "scores": {"modes": 8.0, "modes_total": 8.0, "hq_percent": hq, "reverse_kl": 0.004},
@@ -148,8 +149,10 @@ def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path):
 
     args = argparse.Namespace(threads=1, picture_seed=0, datasets=[])
     out = tmp_path / "mode_collapse.md"
-    bench.write_report([row(0, 99.6, 97.6), row(1, 100.0, 98.0)], args, out)
+    bench.write_report([row(0, 99.6, 97.6, "Box A", 1), row(1, 100.0, 98.0, "Box B", 2)], args, out)
     text = out.read_text()
+    # the header names the machines and threads recorded with the rows, not the machine writing the report
+    assert "Machine: Box A and Box B; 1, 2 torch thread(s) per run;" in text
     lines = [line for line in text.splitlines() if line.startswith("| gankit")]
     assert len(lines) == 2, text
     assert "sample.jacobian_keep=1" not in lines[0] and "99.8 ± 0.2" in lines[0]
