@@ -64,6 +64,8 @@ STACKED_NAMES = {"GAN": "DCGAN", "PacGAN2": "PacDCGAN2", "PacGAN4": "PacDCGAN4",
 def method_overrides(dataset: str, method: str) -> list[str]:
     extra = STACKED_BASELINE_G if dataset == "stacked-mnist" and method != "gankit" else []
     return [*METHODS[method], *extra]
+
+
 GOAL_VALUES = {"ring8": (98.0, 0.02), "grid25": (97.0, 0.02)}  # high quality % at least, reverse KL at most
 
 # Published rows: (method, modes, high quality %, reverse KL) for the 2-D sets; (method, modes, KL) for stacked MNIST.
