@@ -6,12 +6,16 @@ For ``gan-mnist`` (the seed's MLP) and ``dcgan-mnist`` (DCGAN, 28 px) this measu
 training images per second of
 
 - **reference**: a plain loop written here in the style of the seed's code (PyTorch-GAN's gan.py /
-  dcgan.py): a ``Dataset`` that turns each uint8 image into a PIL image and back into a normalised
-  tensor per item (what torchvision's MNIST + ToTensor + Normalize do), a ``DataLoader`` with
-  shuffling, noise from ``np.random.normal`` turned into a float32 tensor, D ending in a Sigmoid with
-  ``nn.BCELoss``, default ``torch.optim.Adam``, the G step
-  first (``g_loss`` through D, whose weight gradients are computed and thrown away), then the D step
-  on ``real`` and ``gen_imgs.detach()`` as two forwards;
+  dcgan.py): torchvision's ``MNIST`` dataset with ``Compose([Resize(img_size), ToTensor(),
+  Normalize([0.5], [0.5])])``, its per-item operations written out one for one (torchvision does not
+  import beside this torch), a ``DataLoader`` with shuffling, noise from ``np.random.normal`` turned
+  into a float32 tensor, D ending in a Sigmoid with ``nn.BCELoss``, default ``torch.optim.Adam``, the
+  G step first (``g_loss`` through D, whose weight gradients are computed and thrown away), then the D
+  step on ``real`` and ``gen_imgs.detach()`` as two forwards, and the seed's per-batch print of both
+  losses (to ``os.devnull``; the sample image it saves every 400 batches is left out);
+- **reference, lean decoding**: the reference used until 2026-12-03, a row of its own and not the
+  denominator of the ratios: the same loop without the print, with only the essential per-item
+  operations (uint8 -> PIL -> array -> float in [-1, 1]), about half of torchvision's cost per item;
 - **gankit**: ``gankit.api.prepare_training(preset)`` + ``Trainer.fit`` with sampling, checkpoints and
   TensorBoard off, the same networks (built by gankit's own factories for both loops), batch 64 and
   the same data (the MNIST subset, 4,500 images).
@@ -43,6 +47,7 @@ MODELS = {"mlp": "gan-mnist", "dcgan": "dcgan-mnist"}
 DEVICE = torch.device("cpu")  # --device: both loops train there
 GOALS = {"mlp": 2.0, "dcgan": 1.3}
 BATCH = 64
+LEAN = "reference, lean decoding"  # the row of the reference used before 2026-12-03 (not the denominator)
 
 
 def _nets(preset: str):
@@ -61,8 +66,10 @@ def _sync() -> None:
 
 # -- the reference loop, in the seed's style -------------------------------------------------------
 
-class SeedStyleMNIST(torch.utils.data.Dataset):
-    """What torchvision's MNIST with ToTensor() and Normalize([0.5], [0.5]) does per item."""
+class LeanSeedStyleMNIST(torch.utils.data.Dataset):
+    """The per-item decoding of the seed's data pipeline with only its essential operations (uint8 ->
+    PIL image -> array -> float in [-1, 1]): the reference used before 2026-12-03, kept as a row of
+    its own. It costs about half of what torchvision's pipeline does per item (see below)."""
 
     def __init__(self, images_u8: torch.Tensor):
         self.images = images_u8[:, 0]  # (N, H, W) uint8, as torchvision keeps MNIST
@@ -79,7 +86,119 @@ class SeedStyleMNIST(torch.utils.data.Dataset):
         return (x - 0.5) / 0.5, 0  # Normalize([0.5], [0.5])
 
 
-def reference_rate(preset: str, warmup: int, iters: int) -> float:
+# What the seed's script (PyTorch-GAN's gan.py / dcgan.py) does per item: torchvision's ``MNIST``
+# dataset with ``Compose([Resize(img_size), ToTensor(), Normalize([0.5], [0.5])])``. torchvision does
+# not import beside this torch, so the operations its code performs per item are written out here,
+# one for one (argument checks, the API-usage log call, the dtype table, the copies, the views, the
+# zero-std check), as torchvision's own functions do them. Resize and Normalize are ``nn.Module``s
+# there, so they are here too (their ``__call__`` goes through ``Module._call_impl``).
+
+def _log_api_usage(fn) -> None:  # torchvision's _log_api_usage_once
+    torch._C._log_api_usage_once(f"{fn.__module__}.{fn.__name__}")
+
+
+def _to_tensor(pic):
+    import numpy as np
+    from PIL import Image
+
+    _log_api_usage(_to_tensor)
+    if not (isinstance(pic, Image.Image) or isinstance(pic, np.ndarray)):
+        raise TypeError(f"pic should be PIL Image or ndarray, got {type(pic)}")
+    default_float_dtype = torch.get_default_dtype()
+    mode_to_nptype = {"I": np.int32, "I;16": np.int16, "F": np.float32}
+    img = torch.from_numpy(np.array(pic, mode_to_nptype.get(pic.mode, np.uint8), copy=True))
+    if pic.mode == "1":
+        img = 255 * img
+    img = img.view(pic.size[1], pic.size[0], len(pic.getbands()))
+    img = img.permute((2, 0, 1)).contiguous()  # HWC -> CHW
+    if isinstance(img, torch.ByteTensor):
+        return img.to(dtype=default_float_dtype).div(255)
+    return img
+
+
+def _normalize(tensor: torch.Tensor, mean, std) -> torch.Tensor:
+    _log_api_usage(_normalize)
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.ndim < 3:
+        raise TypeError("expected a float tensor image (C, H, W)")
+    tensor = tensor.clone()  # inplace=False
+    mean = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device)
+    std = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device)
+    if (std == 0).any():
+        raise ValueError("std evaluated to zero")
+    if mean.ndim == 1:
+        mean = mean.view(-1, 1, 1)
+    if std.ndim == 1:
+        std = std.view(-1, 1, 1)
+    return tensor.sub_(mean).div_(std)
+
+
+def _resize(img, size: int):
+    from PIL import Image
+
+    _log_api_usage(_resize)
+    _channels, (width, height) = len(img.getbands()), img.size  # get_dimensions
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = size, int(size * long / short)  # the smaller edge is matched to size
+    new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
+    if [height, width] == [new_h, new_w]:
+        return img  # MNIST at 28 px: torchvision returns the image untouched
+    return img.resize((new_w, new_h), Image.BILINEAR)
+
+
+class _Resize(nn.Module):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, img):
+        return _resize(img, self.size)
+
+
+class _ToTensor:
+    def __call__(self, pic):
+        return _to_tensor(pic)
+
+
+class _Normalize(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, tensor):
+        return _normalize(tensor, self.mean, self.std)
+
+
+class _Compose:
+    def __init__(self, transforms):
+        self.transforms = transforms
+
+    def __call__(self, img):
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+
+class SeedStyleMNIST(torch.utils.data.Dataset):
+    """torchvision's ``MNIST.__getitem__`` with the seed's transform (see above)."""
+
+    def __init__(self, images_u8: torch.Tensor, img_size: int):
+        self.data = images_u8[:, 0]  # (N, H, W) uint8, as torchvision keeps MNIST
+        self.targets = torch.zeros(len(images_u8), dtype=torch.long)
+        self.transform = _Compose([_Resize(img_size), _ToTensor(), _Normalize([0.5], [0.5])])
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        img, target = self.data[index], int(self.targets[index])
+        img = Image.fromarray(img.numpy(), mode="L")
+        return self.transform(img), target
+
+
+def reference_rate(preset: str, warmup: int, iters: int, lean: bool = False) -> float:
+    """The seed's loop, timed. ``lean``: with the lean per-item decoding (the reference before 2026-12-03)."""
     import numpy as np
 
     from gankit.config import load_config
@@ -93,8 +212,9 @@ def reference_rate(preset: str, warmup: int, iters: int) -> float:
     optimizer_G = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     data = load_data(load_config(preset).data)
-    dataloader = torch.utils.data.DataLoader(SeedStyleMNIST(data.images), batch_size=BATCH, shuffle=True,
-                                             drop_last=True)
+    dataset = LeanSeedStyleMNIST(data.images) if lean else SeedStyleMNIST(data.images, cfg.data.resolution)
+    dataloader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True)
+    terminal = open(os.devnull, "w")  # the seed prints both losses every batch: to the cheapest terminal there is
     latent_dim = cfg.model.latent_dim
     done, t0 = 0, None
     while True:
@@ -119,10 +239,14 @@ def reference_rate(preset: str, warmup: int, iters: int) -> float:
             d_loss = (real_loss + fake_loss) / 2
             d_loss.backward()
             optimizer_D.step()
+            if not lean:
+                print(f"[Batch {done}] [D loss: {d_loss.item():f}] [G loss: {g_loss.item():f}]", file=terminal)
             done += 1
             if done == warmup + iters:
                 _sync()
-                return iters * BATCH / (time.perf_counter() - t0)
+                rate = iters * BATCH / (time.perf_counter() - t0)
+                terminal.close()
+                return rate
 
 
 # -- gankit's trainer ------------------------------------------------------------------------------
@@ -227,7 +351,8 @@ def profile_dcgan(extra: list[str], steps: int = 20) -> list[tuple[str, float, f
 
 def worker(kind: str, model: str, warmup: int, iters: int, extra: list[str]) -> None:
     preset = MODELS[model]
-    rate = reference_rate(preset, warmup, iters) if kind == "reference" else gankit_rate(preset, warmup, iters, extra)
+    rate = (reference_rate(preset, warmup, iters, lean=kind == "reference-lean") if kind.startswith("reference")
+            else gankit_rate(preset, warmup, iters, extra))
     gpu_mb = torch.cuda.max_memory_allocated(DEVICE) / 2**20 if DEVICE.type == "cuda" else None
     print(json.dumps({"img_per_s": rate, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "gpu_mb": gpu_mb}))
@@ -258,14 +383,15 @@ def main() -> None:
     # (warmup, timed) iterations per measurement
     lengths = {"mlp": (200, 2000), "dcgan": (100, 1000)} if gpu else {"mlp": (100, 800), "dcgan": (15, 150)}
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}))
-    variants = {"reference": [], "gankit": list(args.extra), **{f"gankit {a}": [*args.extra, a] for a in args.also}}
+    variants = {"reference": [], LEAN: [], "gankit": list(args.extra),
+                **{f"gankit {a}": [*args.extra, a] for a in args.also}}
     results: dict[str, dict[str, list[dict]]] = {}
     for model in args.models.split(","):
         warmup, iters = lengths[model]
         results[model] = {v: [] for v in variants}
         for rep in range(args.repeats):
             for name, settings in variants.items():
-                kind = "reference" if name == "reference" else "gankit"
+                kind = {"reference": "reference", LEAN: "reference-lean"}.get(name, "gankit")
                 cmd = [sys.executable, __file__, "--worker", kind, model, str(warmup), str(iters), "--device", args.device,
                        *(f"--set={e}" for e in settings)] + (["--threads", str(args.threads)] if args.threads else [])
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -320,7 +446,7 @@ def main() -> None:
             gflops = flops[model] * rate / BATCH / 1e9
             every = ", ".join(f"{x['img_per_s']:.0f}" for x in r[name])
             lines.append(f"| {model} (`{MODELS[model]}`) | {name} | {rate:.0f} | "
-                         f"{'**%.2f×**' % ratio if name != 'reference' else '1'} | {goal} | "
+                         f"{'1' if name == 'reference' else '%.2f×' % ratio if name == LEAN else '**%.2f×**' % ratio} | {goal} | "
                          f"{gflops:.0f} ({100 * gflops / peak:.0f}%) | "
                          + (f"{max(x['gpu_mb'] for x in r[name]):.0f} | " if gpu else "")
                          + f"{max(x['max_rss_mb'] for x in r[name]):.0f} | {every} |")

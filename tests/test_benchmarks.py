@@ -1,0 +1,44 @@
+"""The throughput benchmark's reference loop: its data pipeline is what it claims to be."""
+import importlib.util
+from pathlib import Path
+
+import torch
+
+
+def _throughput_bench():
+    """benchmarks/throughput.py as a module (it is a script, not part of the package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+    spec = importlib.util.spec_from_file_location("throughput_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_seed_style_pipeline_gives_torchvision_values_and_resizes_like_it():
+    bench = _throughput_bench()
+    g = torch.Generator().manual_seed(0)
+    u8 = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8, generator=g)
+    u8[0, 0, 0, 0], u8[0, 0, 0, 1] = 0, 255
+    faithful, lean = bench.SeedStyleMNIST(u8, 28), bench.LeanSeedStyleMNIST(u8)
+    assert len(faithful) == 7
+    for i in range(7):
+        x, target = faithful[i]
+        assert x.dtype == torch.float32 and x.shape == (1, 28, 28) and target == 0 and isinstance(target, int)
+        # ToTensor then Normalize([0.5], [0.5]): u8 / 255 mapped to [-1, 1], the same bits as the lean decoding
+        assert torch.equal(x, (u8[i].float() / 255 - 0.5) / 0.5)
+        assert torch.equal(x, lean[i][0])
+    assert faithful[0][0][0, 0, 0] == -1 and faithful[0][0][0, 0, 1] == 1
+    # Resize(32) on 28 px (PyTorch-GAN's dcgan.py) really resizes, bilinearly: a constant image stays constant
+    x32, _ = bench.SeedStyleMNIST(torch.full((1, 1, 28, 28), 51, dtype=torch.uint8), 32)[0]
+    assert x32.shape == (1, 32, 32)
+    assert torch.allclose(x32, torch.full_like(x32, (51 / 255 - 0.5) / 0.5))
+    # the source image is never changed in place (Normalize works on a clone)
+    assert torch.equal(faithful.data[3], u8[3, 0])
+
+
+def test_reference_loop_trains_the_seed_way():
+    bench = _throughput_bench()
+    torch.manual_seed(0)
+    for lean in (False, True):
+        rate = bench.reference_rate("gan-mnist", warmup=1, iters=2, lean=lean)
+        assert rate > 0
