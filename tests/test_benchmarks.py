@@ -1,21 +1,9 @@
 """The throughput benchmark's reference loop: its data pipeline is what it claims to be."""
-import importlib.util
-from pathlib import Path
-
 import torch
 
 
-def _throughput_bench():
-    """benchmarks/throughput.py as a module (it is a script, not part of the package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
-    spec = importlib.util.spec_from_file_location("throughput_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_seed_style_pipeline_gives_torchvision_values_and_resizes_like_it():
-    bench = _throughput_bench()
+def test_seed_style_pipeline_gives_torchvision_values_and_resizes_like_it(benchmark_module):
+    bench = benchmark_module("throughput")
     g = torch.Generator().manual_seed(0)
     u8 = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8, generator=g)
     u8[0, 0, 0, 0], u8[0, 0, 0, 1] = 0, 255
@@ -36,8 +24,8 @@ def test_seed_style_pipeline_gives_torchvision_values_and_resizes_like_it():
     assert torch.equal(faithful.data[3], u8[3, 0])
 
 
-def test_reference_loop_trains_the_seed_way():
-    bench = _throughput_bench()
+def test_reference_loop_trains_the_seed_way(benchmark_module):
+    bench = benchmark_module("throughput")
     torch.manual_seed(0)
     for lean in (False, True):
         rate = bench.reference_rate("gan-mnist", warmup=1, iters=2, lean=lean)

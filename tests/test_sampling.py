@@ -122,22 +122,10 @@ def test_eval_and_sample_commands_take_the_keep_fraction(tmp_path, capsys):
     assert "keep fraction must lie in (0, 1]" in capsys.readouterr().err
 
 
-def _mode_collapse_bench():
-    """benchmarks/mode_collapse.py as a module (it is a script, not part of the package)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_collapse.py"
-    spec = importlib.util.spec_from_file_location("mode_collapse_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path):
+def test_mode_collapse_report_shows_truncated_and_untruncated_rows(tmp_path, benchmark_module):
     import argparse
 
-    bench = _mode_collapse_bench()
+    bench = benchmark_module("mode_collapse")
 
     def row(seed, hq, hq_raw, machine, threads):
         return {"dataset": "ring8", "method": "gankit", "seed": seed, "steps": 6000, "seconds": 200.0,
@@ -183,14 +171,14 @@ def test_no_gans_land_split_is_what_sampling_keeps_and_the_demo_draws(tmp_path):
     assert "no-gans-land" in dict(describe_demos())
 
 
-def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
+def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path, benchmark_module):
     """``--score`` rates a run trained outside the benchmark exactly as ``gankit eval`` does on the
     benchmark's noise seed, and records its settings as overrides of the current preset."""
     import json
 
     from gankit.api import evaluate_run, train
 
-    bench = _mode_collapse_bench()
+    bench = benchmark_module("mode_collapse")
 
     run = tmp_path / "run"
     train("toy-ring8", ["seed=3", "train.steps=1000", "train.batch_size=128", "train.ema_decay=0.99", "model.g.width=64", "model.d.width=64",
@@ -215,12 +203,12 @@ def test_mode_collapse_scores_a_checkpoint_trained_elsewhere(tmp_path):
     assert "optim.g.lr=0.001" in (tmp_path / "res" / "mode_collapse.md").read_text()
 
 
-def test_mode_collapse_stacked_baselines_are_dcgans_whatever_the_preset_g():
+def test_mode_collapse_stacked_baselines_are_dcgans_whatever_the_preset_g(benchmark_module):
     """The papers' stacked-MNIST baselines (DCGAN, PacDCGAN2/4) run with DCGAN's G even though the
     shipped preset's G is a ResNet; the "gankit" method is the preset as shipped."""
     from gankit.config import load_config
 
-    bench = _mode_collapse_bench()
+    bench = benchmark_module("mode_collapse")
     assert load_config("stacked-mnist").model.g.name == "resnet"
     for method, pack in (("GAN", 1), ("PacGAN2", 2), ("PacGAN4", 4)):
         cfg = load_config("stacked-mnist", bench.method_overrides("stacked-mnist", method))
