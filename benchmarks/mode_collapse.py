@@ -281,6 +281,12 @@ def _overrides(row: dict) -> list[str]:
     return [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--set"]
 
 
+def _same_run(a: dict, b: dict) -> bool:
+    """Whether rows ``a`` and ``b`` measure the same thing: dataset, method, seed, steps and settings."""
+    return (a["dataset"], a["method"], a["seed"], a["steps"], _overrides(a)) == \
+        (b["dataset"], b["method"], b["seed"], b["steps"], _overrides(b))
+
+
 def _fmt(values, digits=1, scale=1.0):
     mean, se = mean_and_stderr(v * scale for v in values)
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
@@ -377,7 +383,8 @@ def main(argv=None) -> None:
     p.add_argument("--trained", default="", metavar="TEXT",
                    help="with --score: how the checkpoints were trained, recorded as the rows' command")
     p.add_argument("--append", action="store_true",
-                   help="keep the rows of other datasets/methods already in the results JSON")
+                   help="add the new rows to those already in the results JSON (a row of the same dataset, "
+                        "method, seed, steps and settings is replaced; every other row is kept)")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.methods = [m for m in args.methods.split(",") if m]
@@ -410,13 +417,12 @@ def main(argv=None) -> None:
         print(f"wrote {out}")
         return
     if args.append and out.with_suffix(".json").is_file():
-        rows = [r for r in json.loads(out.with_suffix(".json").read_text())
-                if not (r["dataset"] in args.datasets and r["method"] in args.methods)]
+        rows = json.loads(out.with_suffix(".json").read_text())
     for dataset in args.datasets:
         for method in args.methods:
             for seed in args.seed_list:
                 row = run_one(dataset, method, seed, args)
-                rows.append(row)
+                rows = [r for r in rows if not _same_run(r, row)] + [row]
                 s = row["scores"]
                 print(f"{dataset} {method} seed {seed}: {row['seconds']:.0f} s  "
                       + "  ".join(f"{k} {v:.3g}" for k, v in s.items()), flush=True)

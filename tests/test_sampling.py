@@ -215,3 +215,29 @@ def test_mode_collapse_stacked_baselines_are_dcgans_whatever_the_preset_g(benchm
         assert (cfg.model.g.name, cfg.model.g.width, cfg.tricks.pack) == ("dcgan", 64, pack)
     assert bench.method_overrides("stacked-mnist", "gankit") == []
     assert bench.method_overrides("ring8", "GAN") == ["tricks.pack=1"]  # the 2-D baselines keep the toy nets
+
+
+def test_mode_collapse_append_replaces_only_the_same_run(tmp_path, monkeypatch, benchmark_module):
+    """``--append`` adds a new seed to the rows already there: only a row of the same dataset, method,
+    seed, steps and settings is replaced (it used to drop every row of the dataset and method)."""
+    import json
+
+    bench = benchmark_module("mode_collapse")
+
+    def row(dataset, seed, steps, kl, command="python benchmarks/mode_collapse.py"):
+        return {"dataset": dataset, "method": "gankit", "seed": seed, "steps": steps, "command": command,
+                "seconds": 1.0, "scores": {"kl": kl}}
+
+    old = [row("stacked-mnist", 0, 64000, 0.04), row("stacked-mnist", 2, 64000, 0.09),
+           row("stacked-mnist", 2, 8000, 0.1), row("stacked-mnist", 2, 64000, 0.2, "x --set penalty.r1=0"),
+           row("ring8", 2, 6000, 0.01)]
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "mode_collapse.json").write_text(json.dumps(old))
+    new = row("stacked-mnist", 2, 64000, 0.045)
+    monkeypatch.setattr(bench, "run_one", lambda dataset, method, seed, args: dict(new))
+    written = []
+    monkeypatch.setattr(bench, "write_report", lambda rows, args, out: written.append(list(rows)))
+    bench.main(["--datasets", "stacked-mnist", "--methods", "gankit", "--seed-list", "2", "--append",
+                "--results", str(res)])
+    assert written[-1] == [old[0], old[2], old[3], old[4], new]
