@@ -24,9 +24,23 @@ def test_seed_style_pipeline_gives_torchvision_values_and_resizes_like_it(benchm
     assert torch.equal(faithful.data[3], u8[3, 0])
 
 
-def test_reference_loop_trains_the_seed_way(benchmark_module):
+def test_reference_loop_prints_the_seed_losses_every_batch(benchmark_module, tmp_path, monkeypatch):
+    """The seed-style loop trains the seed's way: its per-batch print shows both BCE losses, which
+    start near ln 2 for a fresh D; the lean row (the reference before 2026-12-03) prints nothing."""
+    import math
+    import os
+    import re
+
     bench = benchmark_module("throughput")
     torch.manual_seed(0)
-    for lean in (False, True):
-        rate = bench.reference_rate("gan-mnist", warmup=1, iters=2, lean=lean)
-        assert rate > 0
+    terminal = tmp_path / "terminal.txt"
+    monkeypatch.setattr(os, "devnull", str(terminal))
+    assert bench.reference_rate("gan-mnist", warmup=1, iters=2) > 0
+    lines = terminal.read_text().splitlines()
+    assert len(lines) == 3  # warmup + timed batches
+    for line in lines:
+        d_loss, g_loss = map(float, re.fullmatch(r"\[Batch \d+\] \[D loss: (\S+)\] \[G loss: (\S+)\]", line).groups())
+        assert abs(d_loss - math.log(2)) < 0.2 and abs(g_loss - math.log(2)) < 0.3
+    terminal.unlink()
+    assert bench.reference_rate("gan-mnist", warmup=1, iters=2, lean=True) > 0
+    assert terminal.read_text() == ""
