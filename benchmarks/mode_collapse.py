@@ -38,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
-from gankit.api import load_generator  # noqa: E402
+from gankit.api import load_run  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.data import load_data  # noqa: E402
 from gankit.metrics.modes import (evaluate_modes, mean_and_stderr, POINTS_N, read_stacked_digits,  # noqa: E402
@@ -99,11 +99,11 @@ def run_one(dataset: str, method: str, seed: int, args) -> dict:
     trainer.fit()
     seconds = time.perf_counter() - t0
     n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
-    G = trainer.sampling_generator() or trainer.game.G
+    players = trainer.sampling_players()  # the EMA generator where the run keeps one
     keep = cfg.sample.jacobian_keep
 
     def scores_of(keep: float):
-        fake = draw(G, cfg.model.latent_dim, n, seed=10_000 + seed, keep=keep,
+        fake = draw(trainer.game, n, seed=10_000 + seed, players=players, keep=keep,
                     directions=cfg.sample.jacobian_directions, batch_size=1000)
         return evaluate_modes(fake, trainer.data)[0], fake
 
@@ -157,13 +157,14 @@ def score_checkpoint(path: str, args) -> dict:
     """A results row for a run trained elsewhere: its generator (EMA, as the benchmark samples) scored
     with the protocol on the noise seed ``run_one`` uses for the run's seed."""
     state = load_checkpoint(path)
-    G, cfg = load_generator(path)
+    run = load_run(path)
+    cfg = run.cfg
     dataset = cfg.data.name
     if dataset not in PRESETS:
         raise SystemExit(f"--score {path}: its data.name {dataset!r} is none of {', '.join(PRESETS)}")
     data = load_data(cfg.data)
     n = POINTS_N if dataset != "stacked-mnist" else STACKED_N
-    fake = draw(G, cfg.model.latent_dim, n, seed=10_000 + cfg.seed, keep=cfg.sample.jacobian_keep,
+    fake = draw(run.game, n, seed=10_000 + cfg.seed, players=run.players, keep=cfg.sample.jacobian_keep,
                 directions=cfg.sample.jacobian_directions, batch_size=1000)
     how = f"{args.trained}; " if args.trained else ""
     method = args.methods[0] if "--methods" in args.argv else "gankit"  # gankit: the preset, settings as overrides
@@ -213,8 +214,8 @@ def _settings(dataset: str) -> str:
             f"{c.model.d.name} width {c.model.d.width}, latent {c.model.latent_dim}; pack {c.tricks.pack}, batch "
             f"{c.train.batch_size}, {c.train.steps} steps, d_steps {c.train.d_steps}; Adam G {c.optim.g.lr:g} / D "
             f"{c.optim.d.lr:g} betas {tuple(c.optim.g.betas)}"
-            + (f", ramped linearly to 0 over the last {c.train.lr_ramp_down:.0%} of the steps" if c.train.lr_ramp_down
-               else "") + f"; EMA of G {c.train.ema_decay:g} (used for sampling); "
+            + (f", ramped linearly to 0 over the last {c.optim.default.ramp_down:.0%} of the steps"
+               if c.optim.default.ramp_down else "") + f"; EMA of G {c.train.ema_decay:g} (used for sampling); "
             f"penalties gp {c.penalty.gp:g}, r1 {c.penalty.r1:g}"
             + (f" every {c.penalty.r1_every} D steps" if c.penalty.r1 and c.penalty.r1_every > 1 else "")
             + (f" during the first {c.penalty.r1_steps} steps" if c.penalty.r1 and c.penalty.r1_steps else "")

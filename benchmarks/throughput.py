@@ -283,11 +283,12 @@ def step_flops(preset: str, extra: list[str]) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         tr = prepare_training(preset, [f"train.batch_size={BATCH}", *extra], out=Path(tmp) / "r")
-        phases = tr.game.phases(1)
+        phases = tr.game.phases()
         counter = FlopCounterMode(display=False)
         with counter:
             for i, ph in enumerate(phases):
-                tr.optimizers[ph.player].zero_grad(set_to_none=True)
+                for name in ph.players:
+                    tr.optimizers[name].zero_grad(set_to_none=True)
                 batch = tr._batch() if ph.data else None
                 tr.game.run_phase(ph, batch, phases[i + 1] if i + 1 < len(phases) else None)
         return float(counter.get_total_flops())
@@ -320,17 +321,19 @@ def profile_dcgan(extra: list[str], steps: int = 20) -> list[tuple[str, float, f
     with tempfile.TemporaryDirectory() as tmp:
         tr = prepare_training("dcgan-mnist", [f"train.batch_size={BATCH}", f"train.device={DEVICE}", *extra],
                               out=Path(tmp) / "r")
-        phases = tr.game.phases(1)
+        phases = tr.game.phases()
         autocast = torch.autocast(DEVICE.type, dtype=tr.amp_dtype, enabled=tr.amp_dtype is not None)
 
         def step():
             for i, ph in enumerate(phases):
-                opt = tr.optimizers[ph.player]
-                opt.zero_grad(set_to_none=True)
+                opts = [tr.optimizers[name] for name in ph.players]
+                for opt in opts:
+                    opt.zero_grad(set_to_none=True)
                 batch = tr._batch() if ph.data else None
                 with autocast:
                     tr.game.run_phase(ph, batch, phases[i + 1] if i + 1 < len(phases) else None)
-                opt.step()
+                for opt in opts:
+                    opt.step()
 
         for _ in range(5):
             step()

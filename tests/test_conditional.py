@@ -128,14 +128,14 @@ def test_acgan_losses_by_hand(fast, tmp_path):
     fake_cls = torch.tensor([[0.0, ln4] + [0.0] * 8, [0.0, ln4] + [0.0] * 8])
     zero = torch.zeros(2)
     stub = _ScriptedD([(zero, real_cls), (zero, fake_cls), (zero, fake_cls)])
-    game._wrapped = {"G": game.G, "D": stub, "D_frozen": stub}
+    game._wrapped = {"G": game.G, "D": stub, "D:frozen": stub}
     game._joint_d_batch = False
     game.labels = lambda n, device=None, generator=None: torch.tensor([1, 0])  # the fake labels
     losses = []
-    game._backward = lambda loss, player: losses.append(loss.detach())
+    game.backward = lambda loss, player: losses.append(loss.detach())
     real = torch.zeros(2, 1, 8, 8)
-    phases = game.phases(1)
-    stats = game.run_phase(phases[0], (real, torch.tensor([0, 2])), phases[1])
+    phases = game.phases()
+    stats = game.run_phase(phases[0], {"x": real, "y": torch.tensor([0, 2])}, phases[1])
     # softmax over 10 logits: class 0 of [ln4, 0, ...] has p = 4/13; a zero row has p = 1/10
     ce_real = (-math.log(4 / 13) - math.log(1 / 10)) / 2          # labels 0 and 2
     ce_fake = (-math.log(4 / 13) - math.log(1 / 13)) / 2          # labels 1 and 0
@@ -152,13 +152,13 @@ def test_joint_and_separate_d_batches_agree_for_acgan(fast, tmp_path):
                                                      "model.g.width=8", "model.d.width=8", "train.batch_size=4"],
                                out=tmp_path / "run")
     game = trainer.game
-    batch = trainer.data.batch(trainer.sampler.next())
+    batch = trainer._batch()
     losses = []
-    game._backward = lambda loss, player: losses.append(loss.detach())
+    game.backward = lambda loss, player: losses.append(loss.detach())
     for joint in (True, False):
         game._joint_d_batch = joint
         torch.manual_seed(3)
-        game.run_phase(game.phases(1)[0], batch, None)
+        game.run_phase(game.phases()[0], batch, None)
     torch.testing.assert_close(losses[0], losses[1])
 
 
@@ -179,20 +179,21 @@ def test_class_grid_and_class_sampling_through_the_trainer(fast, tmp_path):
                                                      "model.g.width=8", "model.d.width=8"],
                                out=out)
     calls = []
-    real_sample = trainer.game.sample
-    trainer.game.sample = lambda z, G=None, y=None: calls.append(y) or real_sample(z, G, y)
+    real_generate = trainer.game.generate
+    trainer.game.generate = lambda inputs, players=None: calls.append(inputs["y"]) or real_generate(inputs, players)
     summary = trainer.fit()
     # the trainer's fixed grid: one row per class (25 // 10 = 2 columns), the same noise in every row
-    assert trainer.fixed_y.tolist() == [k for k in range(10) for _ in range(2)]
-    torch.testing.assert_close(trainer.fixed_z[:2].repeat(10, 1), trainer.fixed_z)
-    assert calls and all(torch.equal(y, trainer.fixed_y) for y in calls)
+    fixed_z, fixed_y = trainer.preview["z"], trainer.preview["y"]
+    assert fixed_y.tolist() == [k for k in range(10) for _ in range(2)]
+    torch.testing.assert_close(fixed_z[:2].repeat(10, 1), fixed_z)
+    assert calls and all(torch.equal(y, fixed_y) for y in calls)
     from PIL import Image
     w, h = Image.open(summary["final_grid"]).size
     assert h > 4 * w  # 10 rows of 2
     # class K from the trained run: the game's own sampler on the run's generator, with label K
     imgs = sample(out, 6, seed=1, labels=7)
     z = torch.randn(6, trainer.cfg.model.latent_dim, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(imgs, real_sample(z, trainer.ema["G"].module, torch.full((6,), 7)))
+    torch.testing.assert_close(imgs, real_generate({"z": z, "y": torch.full((6,), 7)}, {"G": trainer.ema["G"].module}))
     grid = class_grid(out, columns=3, seed=2)
     assert grid.shape == (30, 1, 16, 16)
     with pytest.raises(GankitError, match=r"\[0, 9\]"):
@@ -217,7 +218,7 @@ def test_conditional_evaluation_reads_the_samples_once(fast, tmp_path, monkeypat
         return ext
 
     monkeypatch.setattr(extractors, "build_extractor", counting_build)
-    res = evaluate_run(out, metrics=["fid", "classes"], n=200)
+    res = evaluate_run(out, metrics=["fid", "classes", "accuracy"], n=200)
     assert seen.count(200) == 1  # FID, class coverage and the conditional scores share one pass
     _, probs = res.fake_features
     asked = torch.arange(200) % 10  # balanced samples, class i mod K

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import yaml
 
-from gankit.config import (Config, DataConfig, LossConfig, coerce, from_dict, load_config, parse_override,
+from gankit.config import (Config, DataConfig, LossConfig, OptimConfig, coerce, from_dict, load_config, parse_override,
                            preset_names)
 from gankit.errors import ConfigError, GankitError
 
@@ -51,7 +51,7 @@ def test_gan_mnist_is_the_seed_setup():
         assert o.betas == (0.5, 0.999)
         assert o.weight_decay == 0.0
     assert cfg.loss == LossConfig(name="gan", g_cost="non-saturating")
-    assert cfg.game == "gan"
+    assert cfg.game.name == "gan"
 
 
 def test_defaults_without_preset():
@@ -313,5 +313,6 @@ def test_to_dict_matches_dataclass_fields():
     cfg = Config()
     d = cfg.to_dict()
     assert list(d) == [f.name for f in dataclasses.fields(Config)]
-    assert d["optim"]["g"]["betas"] == [0.5, 0.999]
+    assert d["optim"] == {"default": dataclasses.asdict(OptimConfig()) | {"betas": [0.5, 0.999]}}
+    assert Config().optim.g.betas == (0.5, 0.999)  # a player not named runs with optim.default
     assert d["data"]["path"] is None

@@ -52,7 +52,8 @@ def test_mnist_subset_sizes_and_class_balance(mnist_splits):
 
 def test_mnist_first_train_image_is_first_csv_row(mnist_splits, mnist_csv):
     row = mnist_csv[0]
-    x, y = mnist_splits["train"].batch(torch.tensor([0]))
+    b = mnist_splits["train"].batch(torch.tensor([0]))
+    x, y = b["x"], b["y"]
     want = torch.from_numpy(row[:784].reshape(1, 1, 28, 28)).float() / 127.5 - 1
     assert_close(x, want)
     assert y.tolist() == [int(row[784])]
@@ -368,8 +369,7 @@ def test_npz_float_nchw_round_trip(tmp_path):
     d = load_data(DataConfig(name="npz", path=str(tmp_path / "f.npz"), resolution=8))
     assert torch.equal(d.images, torch.from_numpy(u))
     assert d.labels.tolist() == [0, 1, 2, 3]
-    x, _ = d.batch(torch.arange(4))
-    assert_close(x, torch.from_numpy(f))
+    assert_close(d.batch(torch.arange(4))["x"], torch.from_numpy(f))
 
 
 def test_npy_without_labels(tmp_path):
@@ -456,15 +456,17 @@ def test_image_data_batch_values():
     labels = torch.arange(6) * 10
     d = ImageData("t", imgs, labels, 60)
     idx = torch.tensor([4, 0, 2, 2])
-    x, y = d.batch(idx)
+    b = d.batch(idx)
+    x, y = b["x"], b["y"]
     assert x.dtype == torch.float32 and x.shape == (4, 1, 2, 2)
     assert_close(x, imgs[idx].float() / 127.5 - 1)
     assert x[0].unique().tolist() == [1.0] and x[1].unique().tolist() == [-1.0]
     assert y.tolist() == [40, 0, 20, 20]
     assert x.min() >= -1 and x.max() <= 1
     assert d.shape == (1, 2, 2) and len(d) == 6
-    assert d.batch(torch.tensor([1]))[1].tolist() == [10]
-    assert ImageData("n", imgs).batch(idx)[1] is None
+    assert d.batch(torch.tensor([1]))["y"].tolist() == [10]
+    assert list(ImageData("n", imgs).batch(idx)) == ["x"]  # no labels: no "y"
+    assert list(ImageData("n", imgs, labels, 60, label_key="domain").batch(idx)) == ["x", "domain"]
     assert_close(to_unit_range(torch.arange(256, dtype=torch.uint8)), torch.arange(256) / 127.5 - 1)
 
 

@@ -83,7 +83,7 @@ def test_a_ramp_on_the_time_budget_keeps_the_ranks_in_lockstep(tmp_path):
     # the learning rate follows the time spent, which each process measures for itself: the ranks
     # must agree on it (their maximum, exchanged at each check) or their weights drift apart
     # (a short budget, so that milliseconds between the ranks' clocks change the rate visibly)
-    torchrun(tmp_path, "gan-digits", 40, *TINY, "train.max_seconds=3", "train.lr_ramp_down=1")
+    torchrun(tmp_path, "gan-digits", 40, *TINY, "train.max_seconds=3", "optim.default.ramp_down=1")
     full = weights(tmp_path, "full")
     assert full[0]["step"] == full[1]["step"] >= 1
     assert_same_weights(full[0], full[1])

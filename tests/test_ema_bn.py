@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from gankit.api import load_generator, prepare_training, sample
+from gankit.api import load_run, prepare_training, sample
 from gankit.train.ema import EMA, recompute_batchnorm_stats
 
 DCGAN_TINY = ["model.g.name=dcgan", "model.d.name=dcgan", "model.g.width=8", "model.d.width=8"]
@@ -65,14 +65,14 @@ def test_trainer_pictures_and_gankit_sample_use_the_same_recomputed_generator(tm
                                  "train.checkpoint_every=0"]
     trainer = prepare_training("gan-digits", extra, out=tmp_path / "run")
     trainer.fit()
-    G = trainer.sampling_generator()
+    G = trainer.sampling_players()["G"]
     live_bn = [m for m in trainer.players["G"].modules() if isinstance(m, nn.BatchNorm2d)]
     ema_bn = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     assert ema_bn and not torch.equal(ema_bn[0].running_mean, live_bn[0].running_mean)
     z = torch.randn(8, trainer.cfg.model.latent_dim, generator=torch.Generator().manual_seed(0))
-    G_loaded, _ = load_generator(tmp_path / "run")
-    with torch.no_grad():
-        torch.testing.assert_close(trainer.game.sample(z, G), G_loaded(z), rtol=0, atol=1e-6)  # NHWC vs NCHW kernels
+    run = load_run(tmp_path / "run")
+    torch.testing.assert_close(trainer.game.generate({"z": z}, {"G": G}), run.generate({"z": z}),
+                               rtol=0, atol=1e-6)  # NHWC vs NCHW kernels
     # "live" keeps the copied statistics: different pictures from the same checkpoint's weights
     trainer_live = prepare_training("gan-digits", extra + ["train.ema_bn_stats=live"], out=tmp_path / "live")
     trainer_live.fit()

@@ -1,4 +1,4 @@
-"""train.lr_ramp_down: every learning rate falls linearly to 0 over the last fraction of the run."""
+"""optim.<player>.ramp_down: a learning rate falls linearly to 0 over the last fraction of the run."""
 from __future__ import annotations
 
 import pytest
@@ -14,7 +14,7 @@ SMALL = ["train.progress=false", "train.tensorboard=false", "train.threads=1", "
 
 
 def test_lr_factor_by_hand_and_the_lr_of_the_last_step(tmp_path):
-    cfg = load_config("toy-ring8", SMALL + ["train.steps=10", "train.lr_ramp_down=0.4"])
+    cfg = load_config("toy-ring8", SMALL + ["train.steps=10", "optim.default.ramp_down=0.4"])
     tr = Trainer(cfg, tmp_path / "run")
     # ramp over the last 4 of 10 steps: (10 - step) / 4 from step 6 on
     assert [tr.lr_factor(s) for s in range(10)] == [1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25]
@@ -24,18 +24,18 @@ def test_lr_factor_by_hand_and_the_lr_of_the_last_step(tmp_path):
 
 
 def test_no_ramp_keeps_the_lr_and_bad_values_are_errors(tmp_path):
-    cfg = load_config("toy-ring8", SMALL + ["train.steps=3", "train.lr_ramp_down=0"])
+    cfg = load_config("toy-ring8", SMALL + ["train.steps=3", "optim.default.ramp_down=0"])
     tr = Trainer(cfg, tmp_path / "run")
     tr.fit()
     assert tr.optimizers["G"].param_groups[0]["lr"] == cfg.optim.g.lr
-    with pytest.raises(ConfigError, match="train.lr_ramp_down"):
-        load_config("toy-ring8", ["train.lr_ramp_down=1.5"])
+    with pytest.raises(ConfigError, match="optim.default.ramp_down"):
+        load_config("toy-ring8", ["optim.default.ramp_down=1.5"])
 
 
 def test_ramped_run_resumes_exactly(tmp_path):
     from gankit.train.checkpoint import load_checkpoint
 
-    sets = SMALL + ["train.lr_ramp_down=0.5", "seed=3", "train.steps=6", "train.checkpoint_every=3",
+    sets = SMALL + ["optim.default.ramp_down=0.5", "seed=3", "train.steps=6", "train.checkpoint_every=3",
                     "train.keep_checkpoints=-1"]
     whole = Trainer(load_config("toy-ring8", sets), tmp_path / "a")
     whole.fit()
@@ -49,7 +49,7 @@ def test_ramped_run_resumes_exactly(tmp_path):
 
 def test_a_time_budget_ramps_too(tmp_path):
     # train.max_seconds ends this run long before its 10^6 steps: the ramp follows the time spent
-    cfg = load_config("toy-ring8", SMALL + ["train.steps=1000000", "train.max_seconds=3", "train.lr_ramp_down=0.5"])
+    cfg = load_config("toy-ring8", SMALL + ["train.steps=1000000", "train.max_seconds=3", "optim.default.ramp_down=0.5"])
     tr = Trainer(cfg, tmp_path / "run")
     # by hand: whichever budget is closer to running out sets the fraction left
     assert tr.lr_factor(0, 0.0) == 1.0

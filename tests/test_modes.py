@@ -18,6 +18,7 @@ from gankit.cli import main
 from gankit.config import DataConfig, load_config
 from gankit.data import MIXTURES, PointData, data_shape, load_data
 from gankit.errors import ConfigError, DataError, GankitError
+from gankit.games import DataInfo
 from gankit.games.gan import GANGame
 from gankit.games.packing import pack, packed_shape
 from gankit.metrics.evaluate import evaluate
@@ -45,7 +46,8 @@ def test_point_sources_draw_each_mode_with_its_std(name):
     m = MIXTURES[name]
     assert isinstance(data, PointData) and data.shape == (2,) == data_shape(DataConfig(name=name))
     assert data.num_classes == m.num_modes and len(data) == 100_000
-    x, y = data.batch(torch.arange(len(data)))
+    b = data.batch(torch.arange(len(data)))
+    x, y = b["x"], b["y"]
     # every point lies near the mean of the mode it was drawn from, with the mixture's std
     resid = x.double() - m.means[y]
     assert_close(resid.std().item(), m.std, rtol=0.02, atol=0)
@@ -173,7 +175,7 @@ class Recorder(nn.Module):
 def _toy_game(m: int, batch: int, extra=()):
     cfg = load_config("toy-ring8", [f"tricks.pack={m}", f"train.batch_size={batch}", "model.g.width=8",
                                     "model.d.width=8", *extra])
-    return GANGame(cfg, (2,))
+    return GANGame(cfg, DataInfo({"x": (2,)}))
 
 
 @pytest.mark.parametrize("m", [1, 2, 4])
@@ -181,9 +183,9 @@ def test_packed_d_sees_m_distinct_samples_per_decision(m):
     torch.manual_seed(0)
     game = _toy_game(m, 8)
     assert game.D.net[1].in_features == 2 * m  # the D builder got the packed input shape
-    game.D = Recorder(2 * m)
+    game.players["D"] = game.D = Recorder(2 * m)
     real = torch.randn(8, 2)
-    stats = game.run_phase(game.phases(1)[0], (real, None))
+    stats = game.run_phase(game.phases()[0], {"x": real})
     (seen,) = game.D.seen  # one joint batch (no BatchNorm in D): B/m real packs then B/m fake packs
     assert seen.shape == (2 * 8 // m, 2 * m)
     real_packs, fake_packs = seen[:8 // m].view(-1, m, 2), seen[8 // m:].view(-1, m, 2)
@@ -201,8 +203,8 @@ def test_penalties_are_per_packed_decision():
     for key, expected in (("r1", lambda w: w.pow(2).sum()), ("gp", lambda w: (w.norm() - 1) ** 2)):
         torch.manual_seed(0)
         game = _toy_game(4, 8, [f"penalty.{key}=1"])
-        game.D = Recorder(8)
-        stats = game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))
+        game.players["D"] = game.D = Recorder(8)
+        stats = game.run_phase(game.phases()[0], {"x": torch.randn(8, 2)})
         assert_close(stats[f"penalty/{key}"], expected(game.D.lin.weight.detach()))
 
 
@@ -213,9 +215,9 @@ def test_r1_schedule_lazy_interval_and_first_steps_only():
     game = _toy_game(1, 8, ["penalty.r1=1", "penalty.r1_every=2", "penalty.r1_steps=3"])
     seen = []
     for _ in range(6):  # one D and one G phase per iteration
-        stats = game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))
+        stats = game.run_phase(game.phases()[0], {"x": torch.randn(8, 2)})
         seen.append("penalty/r1" in stats)
-        game.run_phase(game.phases(1)[1], None)
+        game.run_phase(game.phases()[1], None)
     assert seen == [True, False, True, False, False, False]
     with pytest.raises(ConfigError, match="penalty.r1_steps"):
         load_config("toy-ring8", ["penalty.r1_steps=-1"])
@@ -227,7 +229,7 @@ def test_topk_g_loss_uses_the_decisions_d_rates_most_real():
     batch to tricks.topk of it over tricks.topk_steps."""
     torch.manual_seed(0)
     game = _toy_game(1, 8, ["tricks.topk=0.25"])
-    game.D = Recorder(2)
+    game.players["D"] = game.D = Recorder(2)
     game._wrapped = {}
     fake = {}
 
@@ -237,8 +239,8 @@ def test_topk_g_loss_uses_the_decisions_d_rates_most_real():
             fake["x"] = out
 
     game.G.register_forward_hook(keep)
-    game.run_phase(game.phases(1)[0], (torch.randn(8, 2), None))  # keeps its fakes for the G phase
-    stats = game.run_phase(game.phases(1)[1], None)  # runs G's backward
+    game.run_phase(game.phases()[0], {"x": torch.randn(8, 2)})  # keeps its fakes for the G phase
+    stats = game.run_phase(game.phases()[1], None)  # runs G's backward
     x = fake["x"]
     out = game.D.lin(x.detach()).squeeze(1)
     top = out.topk(2).indices
@@ -265,12 +267,12 @@ def test_pack_must_divide_the_batch():
 
 def test_packing_with_image_families():
     cfg = load_config("dcgan-mnist", ["tricks.pack=2", "train.batch_size=4", "model.g.width=4", "model.d.width=4"])
-    game = GANGame(cfg, (1, 28, 28))
-    stats = game.run_phase(game.phases(1)[0], (torch.rand(4, 1, 28, 28) * 2 - 1, None))
+    game = GANGame(cfg, DataInfo({"x": (1, 28, 28)}))
+    stats = game.run_phase(game.phases()[0], {"x": torch.rand(4, 1, 28, 28) * 2 - 1})
     first_conv = next(m for m in game.D.modules() if isinstance(m, nn.Conv2d))
     assert first_conv.in_channels == 2  # two grayscale images per decision, along channels
     assert torch.isfinite(stats["loss/D"])
-    assert game.run_phase(game.phases(1)[1], None)["loss/G"].isfinite()
+    assert game.run_phase(game.phases()[1], None)["loss/G"].isfinite()
 
 
 # -- networks, pictures, presets, CLI -------------------------------------------------------------
@@ -344,7 +346,7 @@ def test_training_2d_figure_from_the_real_trainer(tmp_path):
     assert load_checkpoint(tmp_path / "run")["step"] == 2
     # D's surface: a packed linear D with weights summing the m copies: D(x, x) = 2 w·x + b
     game = _toy_game(2, 8)
-    game.D = Recorder(4)
+    game.players["D"] = game.D = Recorder(4)
     with torch.no_grad():
         game.D.lin.weight.copy_(torch.tensor([[1.0, 0.0, 1.0, 0.0]]))
         game.D.lin.bias.zero_()

@@ -280,15 +280,15 @@ def test_feature_matching_matches_mean_hidden_features(tmp_path):
 
     tr = prepare_training("gan-digits", ["tricks.feature_matching=true", "train.progress=false"], out=tmp_path / "r")
     game = tr.game
-    phases = game.phases(1)
+    phases = game.phases()
     assert phases[1].data  # the G phase takes a real batch
-    real, _ = tr.data.batch(tr.sampler.next())
+    real = tr._batch()["x"]
     torch.manual_seed(3)
-    game.run_phase(phases[0], (real, None), phases[1])
+    game.run_phase(phases[0], {"x": real}, phases[1])
     fake = game._fake.detach()
     d_grads = [p.grad.clone() for p in game.D.parameters()]
     want = (game.D.features(real).mean(0) - game.D.features(fake).mean(0)).pow(2).sum()
-    stats = game.run_phase(phases[1], (real, None), None)
+    stats = game.run_phase(phases[1], {"x": real}, None)
     torch.testing.assert_close(stats["loss/G"], want.detach())
     for before, p in zip(d_grads, game.D.parameters(), strict=True):  # the G phase adds nothing to D's grads
         torch.testing.assert_close(p.grad, before, rtol=0, atol=0)

@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.testing import assert_close
 
 from gankit.errors import GankitError
-from gankit.sampling import EXACT_MAX_DIM, draw, jacobian_norms
+from gankit.sampling import EXACT_MAX_DIM, BareGenerator, draw, jacobian_norms
 
 
 class Steep(nn.Module):
@@ -55,7 +55,7 @@ def test_estimated_norms_for_a_large_latent_are_close_and_reproducible():
 def test_draw_without_truncation_is_g_of_the_seeded_noise():
     G = Steep()
     z = torch.randn(50, 2, generator=torch.Generator().manual_seed(7))
-    assert torch.equal(draw(G, 2, 50, seed=7, batch_size=16), G(z).detach())
+    assert torch.equal(draw(BareGenerator(G, 2), 50, seed=7, batch_size=16), G(z).detach())
 
 
 def test_draw_keeps_the_candidates_with_the_smallest_jacobian():
@@ -64,18 +64,18 @@ def test_draw_keeps_the_candidates_with_the_smallest_jacobian():
     z = torch.randn(m, 2, generator=torch.Generator().manual_seed(3))
     norms = _autograd_norms(G, z)
     expected = G(z[norms.argsort()[:n].sort().values]).detach()
-    got = draw(G, 2, n, seed=3, keep=keep, batch_size=64)
+    got = draw(BareGenerator(G, 2), n, seed=3, keep=keep, batch_size=64)
     assert_close(got, expected)
     # what it is for: fewer samples on the ramp between the modes at -1 and +1
     on_modes = lambda x: (x.abs() > 0.9).all(1).float().mean()  # noqa: E731
-    plain = draw(G, 2, n, seed=3)
+    plain = draw(BareGenerator(G, 2), n, seed=3)
     assert on_modes(got) > on_modes(plain) + 0.1
 
 
 def test_draw_keeps_the_asked_labels_in_order_and_restores_training_mode():
     G = Steep().train()
     labels = torch.tensor([2, 0, 1, 1, 2, 0, 0, 2, 1, 1])
-    out = draw(G, 2, 10, seed=0, labels=labels, num_classes=3, keep=0.5)
+    out = draw(BareGenerator(G, 2, 3), 10, seed=0, labels=labels, keep=0.5)
     assert torch.equal(out[:, -1], labels.float())  # sample i has class labels[i]
     assert G.training
     # class c, asked for q times, gets ceil(q / keep) candidates (class blocks in order) and keeps its q best
@@ -88,13 +88,13 @@ def test_draw_keeps_the_asked_labels_in_order_and_restores_training_mode():
         best = idx[norms[idx].argsort()[:int(quota[c])]].sort().values
         assert_close(out[labels == c, :2], torch.tanh(5 * z[best]).detach())
     # every sample of one class (gankit sample --class K): that class gets all the candidates
-    one = draw(G, 2, 12, seed=0, labels=torch.full((12,), 1), num_classes=3, keep=0.6)
+    one = draw(BareGenerator(G, 2, 3), 12, seed=0, labels=torch.full((12,), 1), keep=0.6)
     assert torch.equal(one[:, -1], torch.ones(12))
     z = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
     kept = jacobian_norms(G, z).argsort()[:12].sort().values
     assert_close(one[:, :2], torch.tanh(5 * z[kept]).detach())
     with pytest.raises(GankitError, match="keep"):
-        draw(G, 2, 10, keep=0.0)
+        draw(BareGenerator(G, 2), 10, keep=0.0)
 
 
 def test_eval_and_sample_commands_take_the_keep_fraction(tmp_path, capsys):
@@ -112,7 +112,7 @@ def test_eval_and_sample_commands_take_the_keep_fraction(tmp_path, capsys):
     assert "Jacobian" not in capsys.readouterr().err
     from gankit import api
 
-    G, _ = api.load_generator(run)  # the run's EMA generator, as sampling uses it
+    G = api.load_run(run).players["G"]  # the run's EMA generator, as sampling uses it
     z = torch.randn(80, 2, generator=torch.Generator().manual_seed(1))
     norms = jacobian_norms(G, z)
     with torch.no_grad():
@@ -160,7 +160,7 @@ def test_no_gans_land_split_is_what_sampling_keeps_and_the_demo_draws(tmp_path):
     x, kept, norms = truncation_split(G, 2, 90, 0.75, seed=4)
     assert len(x) == 120 and int(kept.sum()) == 90
     assert norms[kept].max() <= norms[~kept].min()  # the dropped ones stretch the plane most
-    assert_close(x[kept], draw(G, 2, 90, seed=4, keep=0.75))
+    assert_close(x[kept], draw(BareGenerator(G, 2), 90, seed=4, keep=0.75))
     out = no_gans_land_figure(tmp_path / "f.png", steps=3, n=200, run_dir=tmp_path / "run",
                               overrides=["model.g.width=8", "model.d.width=8", "train.batch_size=20"])
     assert Image.open(out).size[0] > 2 * Image.open(out).size[1]  # three panels side by side

@@ -192,9 +192,9 @@ def test_lean_step_one_generator_pass_and_no_discriminator_gradients(tmp_path, f
     game = trainer.game
     calls = []
     game.G.register_forward_hook(lambda m, i, o: calls.append(o.requires_grad))
-    phases = game.phases(2)
-    assert phases == [Phase("D", "D", True), Phase("D", "D", True), Phase("G", "G", False)]
-    batch = trainer.data.batch(trainer.sampler.next())
+    phases = game.phases()
+    assert phases == [Phase("D", ("D",), True), Phase("D", ("D",), True), Phase("G", ("G",), False)]
+    batch = trainer._batch()
     game.run_phase(phases[0], batch, phases[1])
     game.run_phase(phases[1], batch, phases[2])
     for p in game.G.parameters():
@@ -233,12 +233,13 @@ def test_ema_tracks_the_generator_with_warmup():
 
 
 def test_sampling_uses_the_averaged_generator(tmp_path, fast):
-    from gankit.api import load_generator
+    from gankit.api import load_run
 
     train("gan-digits", fast + ["train.steps=20", "train.ema_decay=0.95"], out=tmp_path / "run")
     state = load_checkpoint(tmp_path / "run")
-    G_ema, _ = load_generator(tmp_path / "run")
-    G_live, _ = load_generator(tmp_path / "run", ema=False)
+    G_ema = load_run(tmp_path / "run").players["G"]
+    G_live = load_run(tmp_path / "run", ema=False).game.players["G"]
+    assert load_run(tmp_path / "run", ema=False).players == {}  # drawing then uses the live players
     for name, t in G_ema.named_parameters():  # (its BatchNorm statistics are re-estimated: test_ema_bn.py)
         torch.testing.assert_close(t, state["ema"]["G"][name])
     for name, t in G_live.state_dict().items():

@@ -64,51 +64,63 @@ def train(preset: str | None = None, overrides: Sequence[str] = (), out: str | P
     return prepare_training(preset, overrides, out, resume, device).fit()
 
 
-def load_generator(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, Config]:
-    """The generator of a run directory or checkpoint file, in eval mode, with the run's config.
+@dataclasses.dataclass
+class Run:
+    """A trained run, ready to draw: its game (players loaded), the players drawing uses (the EMA
+    copies where the run kept them), and its config."""
+    game: Any
+    players: dict[str, nn.Module]
+    cfg: Config
+    step: int
 
-    With ``ema`` (default) and a run trained with ``train.ema_decay`` > 0, the averaged weights.
-    """
+    def generate(self, inputs: dict[str, torch.Tensor], batch_size: int = 500) -> torch.Tensor:
+        from .games.base import batched
+
+        return batched(lambda b: self.game.generate(b, self.players), inputs, batch_size)
+
+
+def load_run(path: str | Path, device: str = "cpu", ema: bool = True) -> Run:
+    """The game of a run directory or checkpoint file, its players loaded, in eval mode.
+
+    With ``ema`` (default) and a run trained with ``train.ema_decay`` > 0, drawing uses the averaged
+    weights (their BatchNorm statistics re-estimated as the trainer's pictures did)."""
+    from .data import data_info
+    from .games import DataInfo
+
     state = load_checkpoint(path)
     cfg = load_config(None, base=from_dict(state["config"]))
-    from .data import data_shape
-
-    shape = data_shape(cfg.data)
-    game = GAMES.get(cfg.game, key="game")(cfg, shape, None)
+    shapes, num_classes = data_info(cfg.data)
+    game = GAMES.get(cfg.game.name, key="game.name")(cfg, DataInfo(shapes, num_classes, cfg.data.name))
+    dev = resolve_device(device)
+    averaged = state.get("ema", {}) if ema else {}
+    players: dict[str, nn.Module] = {}
     try:
-        weights = state.get("ema", {}).get("G") if ema else None
-        game.G.load_state_dict(weights if weights is not None else state["players"]["G"])
+        for name, m in game.players.items():
+            m.load_state_dict(state["players"][name])
+            m.to(dev).eval()
+        for name, weights in averaged.items():
+            copy = _copy_module(game.players[name])
+            copy.load_state_dict(weights)
+            players[name] = copy.to(dev).eval()
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"{str(path)!r}: generator weights do not match its config: "
+        raise CheckpointError(f"{str(path)!r}: weights do not match its config: "
                               f"{str(e).strip().splitlines()[0]}") from None
-    G = game.G.to(resolve_device(device))
-    if weights is not None and cfg.train.ema_bn_stats == "recompute":  # as the trainer's pictures did
-        recompute_batchnorm_stats(G, game.generator_inputs, cfg.train.batch_size)
-    return G.eval(), cfg
+    if players and cfg.train.ema_bn_stats == "recompute":  # as the trainer's pictures did
+        for name, m in players.items():
+            recompute_batchnorm_stats(m, lambda n, g, name=name: game.bn_inputs(name, n, g), cfg.train.batch_size)
+    return Run(game, players, cfg, int(state["step"]))
 
 
-def _labels(cfg: Config, labels, n: int) -> torch.Tensor | None:
-    """Class labels for a conditional generator: an int (every sample), a sequence/tensor of n, or None
-    (balanced: sample i gets class i mod K)."""
-    k = cfg.model.num_classes
-    if cfg.model.g.conditioning == "none":
-        if labels is not None:
-            raise GankitError("this generator is unconditional; it takes no class labels")
-        return None
-    if labels is None:
-        return torch.arange(n) % k
-    y = torch.full((n,), int(labels)) if isinstance(labels, int) else torch.as_tensor(labels).long().flatten()
-    if len(y) != n:
-        raise GankitError(f"labels: {len(y)} labels for {n} samples")
-    if len(y) and (y.min() < 0 or y.max() >= k):
-        raise GankitError(f"class labels must lie in [0, {k - 1}], got {int(y.min())}..{int(y.max())}")
-    return y
+def _copy_module(m: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(m)
 
 
 def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500,
            labels=None, jacobian_keep: float | None = None) -> torch.Tensor:
-    """``n`` images in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
-    gives the same samples. A conditional generator takes ``labels``: one class for all, or n classes
+    """``n`` outputs in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
+    gives the same samples. A conditional game takes ``labels``: one class for all, or n classes
     (default: balanced, sample i of class i mod K). ``jacobian_keep`` < 1 keeps that fraction of the
     latent draws with the smallest Jacobian norm (gankit.sampling; default: the run's
     ``sample.jacobian_keep``)."""
@@ -116,70 +128,45 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
 
     if n < 1:
         raise GankitError(f"--n must be >= 1, got {n}")
-    G, cfg = load_generator(path, device)
-    y = _labels(cfg, labels, n)
-    keep = cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
-    return draw(G, cfg.model.latent_dim, n, seed=seed, labels=y, num_classes=cfg.model.num_classes or None,
-                keep=keep, directions=cfg.sample.jacobian_directions, batch_size=batch_size)
+    run = load_run(path, device)
+    keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
+    return draw(run.game, n, seed=seed, players=run.players, labels=labels, keep=keep,
+                directions=run.cfg.sample.jacobian_directions, batch_size=batch_size)
 
 
 def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = "cpu") -> torch.Tensor:
-    """A conditional generator's class grid: (K * columns, C, H, W), row k shows class k, and column j
+    """A conditional game's class grid: (K * columns, C, H, W), row k shows class k, and column j
     uses the same noise in every row (the style stays, the class changes)."""
-    G, cfg = load_generator(path, device)
-    if cfg.model.g.conditioning == "none":
-        raise GankitError("--classes: this generator is unconditional")
+    run = load_run(path, device)
+    if not hasattr(run.game, "class_grid_inputs"):
+        raise GankitError(f"--classes: game {run.cfg.game.name!r} has no classes")
     if columns < 1:
         raise GankitError(f"--n must be >= 1, got {columns}")
-    k = cfg.model.num_classes
-    z = torch.randn(columns, cfg.model.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(k, 1)
-    dev = next(G.parameters()).device
-    with torch.no_grad():
-        return G(z.to(dev), torch.arange(k).repeat_interleave(columns).to(dev)).float().cpu()
+    return run.generate(run.game.class_grid_inputs(columns, torch.Generator().manual_seed(seed)))
+
+
+def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch_size: int = 100) -> torch.Tensor:
+    """A translation run's outputs for input ``images`` (N, C, H, W) in [-1, 1], on the CPU."""
+    run = load_run(path, device)
+    return run.generate(run.game.translate_inputs(images), batch_size)
 
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
                  device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None):
-    """Score ``n`` samples of a run (its EMA generator if it has one) against its dataset.
+    """Score a run (its EMA players if it has them): ``n`` samples (default 5,000, or the protocol's
+    count when the ``modes`` metric is scored) of a noise-driven game against its dataset; a translation
+    game's outputs for the held-out inputs against their targets. With Jacobian-based truncation
+    (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the scores carry a note saying so."""
+    from .metrics.evaluate import evaluate_game
 
-    ``n`` defaults to 5,000, or to the protocol's count when the ``modes`` metric is scored. With
-    Jacobian-based truncation (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the
-    scores carry a note saying so."""
-    from .metrics.evaluate import default_sample_count, evaluate, needs_extractor
-    from .metrics.extractors import build_extractor
-
-    _, cfg = load_generator(path)
-    n = n if n is not None else default_sample_count(metrics, cfg.data)
-    ext = build_extractor(extractor, cfg.data, device, inception_weights) if needs_extractor(metrics, cfg.data) else None
-    keep = cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
-    fake = sample(path, n, seed=seed, device=device, jacobian_keep=keep)  # conditional: balanced classes, i mod K
-    res = evaluate(fake, cfg.data, ext, metrics, seed=seed)
-    if keep < 1:
-        res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "
-                         f"with the smallest ||dG/dz|| (sample.jacobian_keep; --jacobian-keep 1 turns it off)")
-    if cfg.model.g.conditioning != "none" and (metrics is None or "fid" in metrics or "classes" in metrics):
-        _conditional_scores(res, fake, cfg, ext)
+    run = load_run(path, device)
+    keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
+    if run.game.kind != "noise":
+        keep = 1.0
+    res, _ = evaluate_game(run.game, run.players, run.cfg, metrics, n, seed=seed, extractor_spec=extractor,
+                           device=device, inception_weights=inception_weights, keep=keep,
+                           directions=run.cfg.sample.jacobian_directions)
     return res
-
-
-def _conditional_scores(res, fake: torch.Tensor, cfg: Config, ext) -> None:
-    """Class accuracy, intra-class FID and class coverage of a conditional run's balanced samples."""
-    from .data import load_data
-    from .metrics.conditional import conditional_scores
-    from .metrics.evaluate import reference
-
-    if ext is None or not ext.has_classes:
-        res.notes.append(f"conditional scores skipped: need the dataset classifier, not {ext.name if ext else 'none'}")
-        return
-    train = load_data(dataclasses.replace(cfg.data, split="train"))
-    if train.labels is None:
-        res.notes.append("conditional scores skipped: the dataset has no labels")
-        return
-    ref = reference(ext, train, f"{cfg.data.name}-{cfg.data.resolution}px{cfg.data.channels}-train")
-    f_fake, p_fake = res.fake_features if res.fake_features is not None else ext.extract(fake)
-    k = cfg.model.num_classes
-    res.scores.update(conditional_scores(f_fake, p_fake, torch.arange(len(fake)) % k, ref.features, train.labels,
-                                         k, ext.name))
 
 
 def load_images(path: str | Path, resolution: int | None = None, channels: int | None = None):

@@ -1,4 +1,4 @@
-"""The ``gankit`` command: train, sample, eval, demo, presets, datasets.
+"""The ``gankit`` command: train, sample, translate, eval, demo, presets, datasets.
 
 Exit codes: 0 success; 1 training diverged; 2 bad usage or bad input (one line on stderr);
 130 interrupted (after saving a checkpoint).
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import torch
 import warnings
 from pathlib import Path
 
@@ -40,6 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jacobian-keep", type=float, default=None, metavar="Q",
                    help="Jacobian-based truncation: keep this fraction of the latent draws, those with the smallest "
                         "||dG/dz|| (default: the run's sample.jacobian_keep, 1 = off)")
+
+    r = sub.add_parser("translate", help="translate images with a trained translation run (e.g. pix2pix)",
+                       description="Translate an image or a folder of images with a translation run: one output "
+                                   "per input, under the same relative name, in --out.")
+    r.add_argument("path", metavar="DIR_OR_CHECKPOINT")
+    r.add_argument("--input", required=True, metavar="IMAGE_OR_FOLDER",
+                   help="an image, or a folder of images (recursive); a folder with A/ and B/ subfolders of "
+                        "matching names translates A and shows B as the targets in --grid")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
+    r.add_argument("--grid", metavar="FILE.png", help="also write a grid of input | output (| target) columns "
+                                                     "(the first 64 inputs)")
+    r.add_argument("--device", default="cpu")
 
     e = sub.add_parser("eval", help="score a run (or any images) with FID, KID, IS, precision/recall, ...",
                        description="Score a run's samples against its dataset, or --fake images against --real ones.")
@@ -131,6 +145,32 @@ def _cmd_sample(args) -> int:
     else:
         save_image_grid(images, out, nrow=nrow)
     print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _cmd_translate(args) -> int:
+    from .api import load_run
+    from .utils.images import save_image_grid, save_named_images
+
+    run = load_run(args.path, args.device)
+    if run.game.kind != "translation":
+        raise GankitError(f"{args.path!r} is a {run.cfg.game.name!r} run, which does not translate images; "
+                          f"draw from it with gankit sample")
+    from .data.inputs import read_translation_inputs
+
+    shape = run.game.input_shape
+    names, images, targets = read_translation_inputs(args.input, shape[1], shape[0])
+    outputs = run.generate(run.game.translate_inputs(images), batch_size=100)
+    paths = save_named_images(outputs, args.out, names)
+    print(f"wrote {len(paths)} translations to {args.out}")
+    if args.grid:
+        k = min(64, len(images))
+        cols = [images[:k], outputs[:k]] + ([targets[:k]] if targets is not None else [])
+        if images.shape[1] != outputs.shape[1]:  # grey inputs beside colour outputs
+            cols = [c.expand(-1, outputs.shape[1], -1, -1) if c.shape[1] == 1 else c for c in cols]
+        grid = torch.stack(cols, 1).flatten(0, 1)  # (k * columns, C, H, W): input, output, target, input, ...
+        per_row = len(cols) * max(1, min(4, k))
+        print(f"grid: {save_image_grid(grid, args.grid, nrow=per_row)}")
     return 0
 
 
@@ -227,7 +267,7 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warnings
     args = _parser().parse_args(argv)
-    commands = {"train": _cmd_train, "sample": _cmd_sample, "eval": _cmd_eval, "presets": _cmd_presets,
+    commands = {"train": _cmd_train, "sample": _cmd_sample, "translate": _cmd_translate, "eval": _cmd_eval, "presets": _cmd_presets,
                 "datasets": _cmd_datasets, "demo": _cmd_demo}
     from .train.trainer import Interrupted
 

@@ -19,7 +19,6 @@ import yaml
 
 from .errors import ConfigError
 
-METRIC_NAMES = ("fid", "kid", "is", "pr", "dc", "classes", "memorization", "modes")
 GCost = Literal["minimax", "non-saturating", "max-likelihood"]
 
 
@@ -30,11 +29,16 @@ class DataConfig:
     split: Literal["train", "test", "all"] = "train"
     resolution: int = 28           # images are resized (and centre-cropped) to resolution x resolution
     channels: int = 1              # 1 (grayscale) or 3 (RGB); sources convert as needed
+    direction: Literal["AtoB", "BtoA"] = "AtoB"  # paired and unpaired sources: which side is the input
 
 
 @dataclass
 class NetConfig:
-    name: str = "dcgan"            # a registered network family: mlp, dcgan
+    """Settings of the noise-to-image and image-to-decision families (mlp, dcgan, resnet, toy).
+
+    Other families register their own settings class (``NET_SETTINGS``); setting ``model.g.name`` or
+    ``model.d.name`` to such a family switches the section to its class, keeping the keys both share."""
+    name: str = "dcgan"            # a registered network family: `gankit presets` / nets/ list them
     width: int = 64                # base width; the family documents how layers scale with it
     norm: Literal["batch", "none"] = "batch"  # normalisation layers of the family (none: e.g. a WGAN-GP critic)
     minibatch_std: bool = False    # discriminators: a minibatch standard deviation feature before the output (Karras et al. 2018)
@@ -43,8 +47,46 @@ class NetConfig:
 
 
 @dataclass
+class UNetConfig:
+    """pix2pix's U-Net translator (nets/translate.py)."""
+    name: str = "unet"
+    width: int = 64                # channels of the first encoder layer; doubling per level up to 8x
+    norm: Literal["batch", "instance", "none"] = "instance"  # instance: the paper's batch of 1
+    dropout: float = 0.5           # dropout in the innermost decoder blocks, pix2pix's only noise (0: off)
+    depth: int = 0                 # encoder levels (0: down to 1x1, the paper's layout)
+    spectral_norm: bool = False
+
+
+@dataclass
+class ResNetTranslatorConfig:
+    """The ResNet translator of Johnson et al. 2016 / CycleGAN (nets/translate.py)."""
+    name: str = "resnet-translator"
+    width: int = 64
+    norm: Literal["batch", "instance", "none"] = "instance"
+    blocks: int = 6                # residual blocks at the lowest resolution (6 at 128 px, 9 at 256 in CycleGAN)
+    dropout: float = 0.0
+    spectral_norm: bool = False
+
+
+@dataclass
+class PatchGANConfig:
+    """pix2pix's PatchGAN discriminator: one decision per overlapping patch (nets/translate.py)."""
+    name: str = "patchgan"
+    width: int = 64
+    norm: Literal["batch", "instance", "none"] = "batch"
+    patch: Literal["auto", "pixel", "image"] = "auto"  # receptive field: auto (the paper's 70/256 of the image side), pixel (1x1), image (the whole image)
+    layers: int = 0                # > 0: this many stride-2 layers, overriding patch
+    spectral_norm: bool = False
+
+
+#: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
+NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
+                                 "patchgan": PatchGANConfig}
+
+
+@dataclass
 class ModelConfig:
-    latent_dim: int = 100
+    latent_dim: int = 100          # noise-driven games
     num_classes: int = 0           # classes of a conditional model (0: the dataset's; a run records the count it used)
     g: NetConfig = field(default_factory=NetConfig)
     d: NetConfig = field(default_factory=NetConfig)
@@ -88,12 +130,24 @@ class OptimConfig:
     alpha: float = 0.99            # rmsprop's smoothing constant
     eps: float = 1e-8
     weight_decay: float = 0.0
+    ramp_down: float = 0.0         # schedule: constant, then falling linearly to 0 over this last fraction of the run (train.steps, or train.max_seconds if that runs out first); 0: constant
 
 
 @dataclass
-class OptimPairConfig:
-    g: OptimConfig = field(default_factory=OptimConfig)
-    d: OptimConfig = field(default_factory=OptimConfig)
+class Optims:
+    """``optim.default`` and per-player overrides ``optim.<player>`` (the player's name in lower case,
+    e.g. ``optim.d.lr``): a player runs with the default updated by its own keys. ``cfg.optim.g`` (or
+    :meth:`resolve`) is what player G runs with."""
+    default: OptimConfig = field(default_factory=OptimConfig)
+    players: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def resolve(self, player: str) -> OptimConfig:
+        return dataclasses.replace(self.default, **self.players.get(player.lower(), {}))
+
+    def __getattr__(self, name: str) -> OptimConfig:
+        if name.startswith("_") or name in ("default", "players"):
+            raise AttributeError(name)
+        return self.resolve(name)
 
 
 @dataclass
@@ -110,7 +164,6 @@ class TrainConfig:
     grid_size: int = 64            # images in each sample grid
     ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
     ema_bn_stats: Literal["recompute", "live"] = "recompute"  # BatchNorm statistics of the EMA generator: re-estimated for its averaged weights before sampling (recompute), or the live G's (live)
-    lr_ramp_down: float = 0.0      # the last fraction of the run (train.steps, or train.max_seconds if that runs out first) over which every learning rate falls linearly to 0 (0: constant)
     device: str = "auto"           # auto | cpu | cuda | cuda:N (under torchrun: each process takes cuda:LOCAL_RANK)
     threads: int = 0               # torch intra-op threads on CPU (0: the cores, shared among the processes of this machine)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for training steps; auto: bf16 on CUDA where supported, fp32 on CPU; fp16 adds a gradient scaler per player
@@ -124,9 +177,10 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    every: int = 0                 # score samples every N steps during training (0: never); best.pt keeps the best FID
+    every: int = 0                 # score samples every N steps during training (0: never); best.pt keeps the best eval.best
     n: int = 2000                  # samples per evaluation
-    metrics: tuple[str, ...] = ("fid",)  # any of fid, kid, is, pr, dc, classes, memorization, modes
+    metrics: tuple[str, ...] = ("fid",)  # registered metrics: fid, kid, is, pr, dc, classes, memorization, modes, l1, psnr, ssim, accuracy
+    best: str = "auto"             # the score checkpoints/best.pt follows (a metric or score name, e.g. fid, l1, ssim); auto: the first of eval.metrics; none: no best.pt
     extractor: str = "classifier"  # classifier | classifier:NAME | inception-v3 | auto (Inception is slow on a CPU)
     inception_weights: Optional[str] = None
 
@@ -138,22 +192,41 @@ class SampleConfig:
 
 
 @dataclass
+class GameSettings:
+    """Base of every game's settings (``game.*``); each registered game has its own subclass."""
+    name: str = "gan"              # a registered training game: gan, pix2pix
+
+
+def game_settings(name: str, key: str = "game.name") -> type:
+    """The settings class of the game registered as ``name``."""
+    from .games import GAMES
+
+    return GAMES.get(name, key=key).Settings
+
+
+def _default_game() -> GameSettings:
+    return game_settings("gan")()
+
+
+@dataclass
 class Config:
     description: str = ""
     seed: int = 0
-    game: str = "gan"              # a registered training game
+    game: GameSettings = field(default_factory=_default_game)  # game.name and that game's own keys
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
-    optim: OptimPairConfig = field(default_factory=OptimPairConfig)
+    optim: Optims = field(default_factory=Optims)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        d = _plain(dataclasses.asdict(self))
+        d["optim"] = {"default": d["optim"]["default"], **d["optim"]["players"]}
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -168,10 +241,9 @@ class Config:
         _require(t.max_seconds >= 0, "train.max_seconds", t.max_seconds, "must be >= 0")
         _require(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
         _require(0.0 <= t.ema_decay < 1.0, "train.ema_decay", t.ema_decay, "must lie in [0, 1)")
-        _require(0.0 <= t.lr_ramp_down <= 1.0, "train.lr_ramp_down", t.lr_ramp_down, "must lie in [0, 1]")
         _require(t.grid_size >= 1, "train.grid_size", t.grid_size, "must be >= 1")
         _require(t.keep_checkpoints >= -1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= -1")
-        _require(not self.model.g.minibatch_std, "model.g.minibatch_std", True, "applies to discriminators only")
+        _require(not getattr(self.model.g, "minibatch_std", False), "model.g.minibatch_std", True, "applies to discriminators only")
         pen = self.penalty
         for key in ("gp", "r1", "clip"):
             _require(getattr(pen, key) >= 0, f"penalty.{key}", getattr(pen, key), "must be >= 0")
@@ -197,9 +269,11 @@ class Config:
             raise ConfigError(f"tricks.diffaugment: {e}") from None
         _require(self.eval.every >= 0, "eval.every", self.eval.every, "must be >= 0")
         _require(self.eval.n >= 2, "eval.n", self.eval.n, "must be >= 2")
-        bad = [m for m in self.eval.metrics if m not in METRIC_NAMES]
+        from .metrics.registry import METRICS
+
+        bad = [m for m in self.eval.metrics if m not in METRICS]
         _require(not bad and len(self.eval.metrics) > 0, "eval.metrics", list(self.eval.metrics),
-                 f"must be a non-empty list of {', '.join(METRIC_NAMES)}")
+                 f"must be a non-empty list of {', '.join(METRICS.names())}")
         _require(0 < self.sample.jacobian_keep <= 1, "sample.jacobian_keep", self.sample.jacobian_keep,
                  "must lie in (0, 1]")
         _require(self.sample.jacobian_directions >= 1, "sample.jacobian_directions",
@@ -211,9 +285,14 @@ class Config:
         for p in ("g", "d"):
             _require(getattr(self.model, p).width >= 1, f"model.{p}.width", getattr(self.model, p).width,
                      "must be >= 1")
-            o: OptimConfig = getattr(self.optim, p)
+        for p in ("default", *self.optim.players):
+            o: OptimConfig = self.optim.resolve(p) if p != "default" else self.optim.default
             _require(o.lr > 0, f"optim.{p}.lr", o.lr, "must be > 0")
             _require(all(0 <= b < 1 for b in o.betas), f"optim.{p}.betas", list(o.betas), "must lie in [0, 1)")
+            _require(0.0 <= o.ramp_down <= 1.0, f"optim.{p}.ramp_down", o.ramp_down, "must lie in [0, 1]")
+        validate = getattr(self.game, "validate", None)
+        if validate is not None:
+            validate(self)
         return self
 
 
@@ -223,14 +302,15 @@ D_CONDITIONINGS = ("none", "concat", "projection", "ac")
 
 def _validate_conditioning(cfg: "Config") -> None:
     m = cfg.model
-    _require(m.g.conditioning in G_CONDITIONINGS, "model.g.conditioning", m.g.conditioning,
-             f"is not one of {', '.join(G_CONDITIONINGS)}")
-    _require(m.d.conditioning in D_CONDITIONINGS, "model.d.conditioning", m.d.conditioning,
-             f"is not one of {', '.join(D_CONDITIONINGS)}")
+    for p, allowed in (("g", G_CONDITIONINGS), ("d", D_CONDITIONINGS)):
+        c = getattr(getattr(m, p), "conditioning", "none")
+        _require(c in allowed, f"model.{p}.conditioning", c, f"is not one of {', '.join(allowed)}")
     _require(m.num_classes == 0 or m.num_classes >= 2, "model.num_classes", m.num_classes, "must be 0 or >= 2")
     _require(cfg.loss.ac_weight >= 0, "loss.ac_weight", cfg.loss.ac_weight, "must be >= 0")
-    if m.g.conditioning == "none" and m.d.conditioning == "none":
+    if getattr(m.g, "conditioning", "none") == "none" and getattr(m.d, "conditioning", "none") == "none":
         return
+    _require(isinstance(m.g, NetConfig) and isinstance(m.d, NetConfig), "model", f"{m.g.name}/{m.d.name}",
+             "cannot be class-conditional (conditioning needs the mlp, dcgan, resnet or toy families)")
     _require(m.g.conditioning != "none", "model.g.conditioning", "none",
              f"must be set when D is conditional (model.d.conditioning={m.d.conditioning})")
     _require(m.d.conditioning != "none", "model.d.conditioning", "none",
@@ -240,7 +320,7 @@ def _validate_conditioning(cfg: "Config") -> None:
     _require(cfg.tricks.pack == 1, "tricks.pack", cfg.tricks.pack, "must be 1 for a conditional model")
     _require(not m.d.minibatch_std or m.d.conditioning == "concat", "model.d.minibatch_std", True,
              f"does not combine with model.d.conditioning={m.d.conditioning}")
-    _require(cfg.game == "gan", "game", cfg.game, "has no conditional form (conditioning needs game=gan)")
+    _require(cfg.game.name == "gan", "game.name", cfg.game.name, "has no class-conditional form (conditioning needs game.name=gan)")
 
 
 def _require(ok: bool, key: str, value: Any, why: str) -> None:
@@ -270,13 +350,17 @@ def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
 def _merge(obj: Any, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    if isinstance(obj, Optims):
+        return _merge_optims(obj, data, prefix)
+    if "name" in data and hasattr(obj, "name"):  # a tagged section: the name chooses the settings class
+        obj = _retag(obj, data["name"], f"{prefix}name")
     hints = typing.get_type_hints(type(obj))
     names = [f.name for f in dataclasses.fields(obj)]
     updates = {}
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
-            raise ConfigError(_unknown_key(full, key, names))
+            raise ConfigError(_unknown_key(full, key, names, getattr(obj, "name", None)))
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict) and "name" in [f.name for f in dataclasses.fields(current)]:
@@ -287,10 +371,49 @@ def _merge(obj: Any, data: Any, prefix: str) -> Any:
     return dataclasses.replace(obj, **updates)
 
 
-def _unknown_key(full: str, key: str, names: list[str]) -> str:
+def _retag(obj: Any, name: Any, key: str) -> Any:
+    """``obj`` as the settings class that ``name`` selects (games; network families), keeping the
+    values of the keys both classes share that were set away from the old class's defaults."""
+    if isinstance(obj, GameSettings):
+        cls = game_settings(coerce(name, str, key), key)
+    elif isinstance(obj, (NetConfig, *NET_SETTINGS.values())):
+        cls = NET_SETTINGS.get(coerce(name, str, key), NetConfig)
+    else:
+        return obj
+    if type(obj) is cls:
+        return obj
+    default = type(obj)()
+    shared = {f.name for f in dataclasses.fields(cls)} & {f.name for f in dataclasses.fields(obj)}
+    kept = {k: getattr(obj, k) for k in shared if k != "name" and getattr(obj, k) != getattr(default, k)}
+    return cls(**kept)
+
+
+def _merge_optims(obj: Optims, data: dict, prefix: str) -> Optims:
+    default, players = obj.default, {k: dict(v) for k, v in obj.players.items()}
+    hints = typing.get_type_hints(OptimConfig)
+    names = [f.name for f in dataclasses.fields(OptimConfig)]
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key == "default":
+            default = _merge(dataclasses.replace(default), value, f"{full}.")
+            continue
+        if not isinstance(key, str) or not key.replace("_", "").isalnum():
+            raise ConfigError(f"{full}: expected a player name (optim.<player>.<key>, e.g. optim.d.lr)")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{full}: expected a mapping of optimizer settings, got {value!r}")
+        own = players.setdefault(key.lower(), {})
+        for k, v in value.items():
+            if k not in names:
+                raise ConfigError(_unknown_key(f"{full}.{k}", k, names))
+            own[k] = coerce(v, hints[k], f"{full}.{k}")
+    return Optims(default, players)
+
+
+def _unknown_key(full: str, key: str, names: list[str], tag: str | None = None) -> str:
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" (did you mean {full[: len(full) - len(key)]}{close[0]}?)" if close else ""
-    return f"unknown config key {full!r}{hint}"
+    where = f" for {tag!r}" if tag is not None and full.startswith(("game.", "model.")) else ""
+    return f"unknown config key {full!r}{where}{hint}"
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:

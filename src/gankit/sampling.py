@@ -70,62 +70,89 @@ def _keep_lowest(norms: torch.Tensor, groups: torch.Tensor, quota: torch.Tensor)
     return torch.cat(kept).sort().values
 
 
+class BareGenerator:
+    """A generator module ``G(z[, y])`` alone, seen as a noise-driven game: the part of the game
+    protocol that :func:`draw` uses (for demos and tests of a bare network)."""
+
+    kind = "noise"
+
+    def __init__(self, G: nn.Module, latent_dim: int, num_classes: int | None = None):
+        self.G, self.latent_dim, self.num_classes = G, latent_dim, num_classes
+
+    def sample_inputs(self, n: int, seed: int, labels=None) -> dict[str, torch.Tensor]:
+        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        if self.num_classes is None:
+            return {"z": z}
+        return {"z": z, "y": torch.arange(n) % self.num_classes if labels is None else torch.as_tensor(labels).long()}
+
+    @torch.no_grad()
+    def generate(self, inputs: dict[str, torch.Tensor], players=None) -> torch.Tensor:
+        from .games.base import eval_mode
+
+        with eval_mode(self.G):
+            return self.G(inputs["z"]) if inputs.get("y") is None else self.G(inputs["z"], inputs["y"])
+
+
 @torch.no_grad()
-def draw(G: nn.Module, latent_dim: int, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-         num_classes: int | None = None, keep: float = 1.0, directions: int = 8, batch_size: int = 500
-         ) -> torch.Tensor:
-    """``n`` samples of ``G`` (on the CPU, float32) from noise seeded by ``seed``.
+def draw(game, n: int, seed: int = 0, players=None, labels=None, keep: float = 1.0, directions: int = 8,
+         batch_size: int = 500) -> torch.Tensor:
+    """``n`` outputs of a noise-driven ``game`` (on the CPU, float32) from inputs seeded by ``seed``,
+    drawn through ``game.generate`` with ``players`` (e.g. the EMA generator; default the live ones).
 
-    ``labels`` (n,) are the classes of a conditional generator. With ``keep`` < 1, ceil(n / keep)
-    latent vectors are drawn and the n with the smallest Jacobian norm are kept; for a conditional
-    generator, a class asked for q times gets ceil(q / keep) candidates (class 0's first, then class
-    1's, ... in the order of the noise) and keeps its q best, placed where ``labels`` asks for that
-    class. With ``keep`` = 1 the result is G applied to the first n noise vectors."""
+    ``labels``: the classes of a conditional game (see its ``sample_inputs``; default balanced). With
+    ``keep`` < 1, ceil(n / keep) latent vectors are drawn and the n with the smallest Jacobian norm are
+    kept; for a conditional generator, a class asked for q times gets ceil(q / keep) candidates (class
+    0's first, then class 1's, ... in the order of the noise) and keeps its q best, placed where the
+    labels ask for that class. With ``keep`` = 1 the result is the game's outputs for its first n inputs."""
+    from .games.base import batched
+
+    inputs = choose_inputs(game, n, seed, players, labels, keep, directions, batch_size)
+    return batched(lambda b: game.generate(b, players), inputs, batch_size)
+
+
+def choose_inputs(game, n: int, seed: int, players=None, labels=None, keep: float = 1.0, directions: int = 8,
+                  batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """The inputs ``draw`` generates from: ``game.sample_inputs(n, seed)``, or under truncation the kept
+    candidates (see :func:`truncation_candidates`)."""
     keep = check_keep(keep)
-    was_training = G.training
-    G.eval()
-    try:
-        return _draw(G, latent_dim, n, seed, labels, num_classes, keep, directions, batch_size)
-    finally:
-        G.train(was_training)
+    base = game.sample_inputs(n, seed) if labels is None else game.sample_inputs(n, seed, labels=labels)
+    if keep == 1.0:
+        return base
+    cand, _, _, idx = truncation_candidates(game, base, n, seed, keep, players, directions, batch_size)
+    return {k: v[idx] for k, v in cand.items()}
 
 
-def truncation_candidates(G: nn.Module, latent_dim: int, n: int, seed: int, keep: float,
-                          labels: torch.Tensor | None = None, num_classes: int | None = None, directions: int = 8,
-                          batch_size: int = 500):
-    """The latent vectors ``draw`` chooses from when ``keep`` < 1: (candidates z (m, latent), their
-    classes (m,) or None, their Jacobian norms (m,), the indices of the n kept ones in sample order)."""
-    dev = next(G.parameters()).device
+def truncation_candidates(game, base: dict[str, torch.Tensor], n: int, seed: int, keep: float, players=None,
+                          directions: int = 8, batch_size: int = 500):
+    """The inputs ``draw`` chooses from when ``keep`` < 1, given the plain inputs ``base`` of n outputs:
+    (candidate inputs (m rows), their classes (m,) or None, their Jacobian norms (m,), the indices of
+    the n kept ones in output order)."""
+    if "z" not in base:
+        raise GankitError("Jacobian-based truncation needs a game drawn from a latent z")
+    labels = base.get("y")
     if labels is None:
         groups, quota = None, torch.tensor([n])
+        cand = game.sample_inputs(math.ceil(n / keep), seed)
     else:  # ceil(q / keep) candidates of every class asked for q times, class by class
-        quota = torch.bincount(labels, minlength=num_classes)
-        groups = torch.repeat_interleave(torch.arange(num_classes),
+        quota = torch.bincount(labels)
+        groups = torch.repeat_interleave(torch.arange(len(quota)),
                                          torch.tensor([math.ceil(int(q) / keep) for q in quota]))
-    m = math.ceil(n / keep) if groups is None else len(groups)
-    z = torch.randn(m, latent_dim, generator=torch.Generator().manual_seed(seed))
+        cand = game.sample_inputs(len(groups), seed, labels=groups)
+    z, m = cand["z"], len(cand["z"])
     dir_gen = torch.Generator().manual_seed(seed + 1)
-    norms = torch.cat([jacobian_norms(G, z[i:i + batch_size].to(dev),
-                                      None if groups is None else groups[i:i + batch_size].to(dev),
+
+    def f(zb, yb=None):
+        return game.generate({"z": zb} if yb is None else {"z": zb, "y": yb}, players)
+
+    dev = next(iter((players or {}).values()), None)
+    dev = next(dev.parameters()).device if dev is not None else z.device
+    norms = torch.cat([jacobian_norms(f, z[i:i + batch_size].to(dev),
+                                      None if groups is None else groups[i:i + batch_size],
                                       directions, dir_gen).cpu() for i in range(0, m, batch_size)])
     idx = _keep_lowest(norms, torch.zeros(m, dtype=torch.long) if groups is None else groups, quota)
-    if labels is not None:  # the kept candidates of class c fill the places where ``labels`` asks for c
-        slots = torch.cat([(labels == c).nonzero().flatten() for c in range(num_classes)])
+    if labels is not None:  # the kept candidates of class c fill the places where the labels ask for c
+        slots = torch.cat([(labels == c).nonzero().flatten() for c in range(len(quota))])
         order = torch.empty_like(idx)
         order[slots] = idx  # idx is grouped by class already (ascending, classes in blocks)
         idx = order
-    return z, groups, norms, idx
-
-
-def _draw(G, latent_dim, n, seed, labels, num_classes, keep, directions, batch_size) -> torch.Tensor:
-    dev = next(G.parameters()).device
-    if keep == 1.0:
-        z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
-    else:
-        z, _, _, idx = truncation_candidates(G, latent_dim, n, seed, keep, labels, num_classes, directions, batch_size)
-        z = z[idx]
-    out = []
-    for i in range(0, n, batch_size):
-        zb = z[i:i + batch_size].to(dev)
-        out.append((G(zb) if labels is None else G(zb, labels[i:i + batch_size].to(dev))).float().cpu())
-    return torch.cat(out)
+    return cand, groups, norms, idx

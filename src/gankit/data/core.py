@@ -1,4 +1,14 @@
-"""In-memory image sets and a resumable, shardable batch sampler."""
+"""In-memory datasets that yield named batches, and a resumable, shardable batch sampler.
+
+Every dataset the trainer reads has the same small interface:
+
+- ``streams``: ``{stream name: number of items}``. Most datasets are one stream (``"data"``); an
+  unpaired dataset has two independently shuffled streams ``"A"`` and ``"B"``.
+- ``take(indices)``: ``{stream: index tensor}`` -> a named batch, a dict of tensors in [-1, 1] (images)
+  or integer codes: ``{"x", "y"}`` for class data, ``{"A", "B"}`` for paired data, ``{"A"}``/``{"B"}``
+  for unpaired data, ``{"x", "domain"}`` for multi-domain data.
+- ``to(device)``; ``shapes``: ``{key: sample shape}`` of the image-like keys.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,6 +35,7 @@ class ImageData:
     images: torch.Tensor
     labels: torch.Tensor | None = None
     num_classes: int | None = None
+    label_key: str = "y"  # what batches call the labels: "y" (classes) or "domain"
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -39,16 +50,146 @@ class ImageData:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])  # (C, H, W)
 
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"x": self.shape}
+
+    @property
+    def streams(self) -> dict[str, int]:
+        return {"data": len(self)}
+
     def to(self, device) -> "ImageData":
         labels = self.labels.to(device) if self.labels is not None else None
-        return ImageData(self.name, self.images.to(device), labels, self.num_classes)
+        return ImageData(self.name, self.images.to(device), labels, self.num_classes, self.label_key)
 
-    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Images at ``idx`` as float32 in [-1, 1] (and their labels)."""
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"x": images at idx as float32 in [-1, 1], "y": their labels}`` (no "y" without labels;
+        the labels are called ``label_key``)."""
         idx = idx.to(self.images.device)
-        x = to_unit_range(self.images.index_select(0, idx))
-        y = self.labels.index_select(0, idx) if self.labels is not None else None
-        return x, y
+        out = {"x": to_unit_range(self.images.index_select(0, idx))}
+        if self.labels is not None:
+            out[self.label_key] = self.labels.index_select(0, idx)
+        return out
+
+    def take(self, indices: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.batch(indices["data"])
+
+    def subset(self, idx: torch.Tensor) -> "ImageData":
+        labels = self.labels[idx] if self.labels is not None else None
+        return ImageData(self.name, self.images[idx], labels, self.num_classes, self.label_key)
+
+
+@dataclass
+class PairedData:
+    """Aligned pairs held as uint8: ``a[i]`` translates to ``b[i]`` (pix2pix's data).
+
+    ``a`` (N, Ca, H, W) and ``b`` (N, Cb, H, W) uint8; ``labels`` (N,) int64 or None are the classes of
+    the pairs (kept for evaluation: the dataset classifier's accuracy on the translations); ``names``
+    the file names of the pairs when they came from files."""
+
+    name: str
+    a: torch.Tensor
+    b: torch.Tensor
+    labels: torch.Tensor | None = None
+    num_classes: int | None = None
+    names: list[str] | None = None
+
+    def __post_init__(self):
+        for side, t in (("A", self.a), ("B", self.b)):
+            if t.dtype != torch.uint8 or t.dim() != 4:
+                raise ValueError(f"PairedData wants uint8 (N, C, H, W) on side {side}, got {t.dtype} {tuple(t.shape)}")
+        if len(self.a) != len(self.b) or self.a.shape[2:] != self.b.shape[2:]:
+            raise ValueError(f"PairedData: sides differ: A {tuple(self.a.shape)}, B {tuple(self.b.shape)}")
+        if self.labels is not None and len(self.labels) != len(self.a):
+            raise ValueError("labels and pairs differ in length")
+
+    def __len__(self) -> int:
+        return self.a.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The target side's (C, H, W): what a translator produces."""
+        return tuple(self.b.shape[1:])
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"A": tuple(self.a.shape[1:]), "B": tuple(self.b.shape[1:])}
+
+    @property
+    def streams(self) -> dict[str, int]:
+        return {"data": len(self)}
+
+    def to(self, device) -> "PairedData":
+        labels = self.labels.to(device) if self.labels is not None else None
+        return PairedData(self.name, self.a.to(device), self.b.to(device), labels, self.num_classes, self.names)
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"A", "B"}`` at ``idx`` as float32 in [-1, 1] (and ``"y"``, the pairs' labels, if known)."""
+        idx = idx.to(self.a.device)
+        out = {"A": to_unit_range(self.a.index_select(0, idx)), "B": to_unit_range(self.b.index_select(0, idx))}
+        if self.labels is not None:
+            out["y"] = self.labels.index_select(0, idx)
+        return out
+
+    def take(self, indices: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.batch(indices["data"])
+
+    def side(self, which: str) -> ImageData:
+        """One side (``"A"`` or ``"B"``) as ImageData, with the pairs' labels."""
+        return ImageData(f"{self.name}:{which}", self.a if which == "A" else self.b, self.labels, self.num_classes)
+
+    def subset(self, idx: torch.Tensor) -> "PairedData":
+        labels = self.labels[idx] if self.labels is not None else None
+        names = [self.names[i] for i in idx.tolist()] if self.names is not None else None
+        return PairedData(self.name, self.a[idx], self.b[idx], labels, self.num_classes, names)
+
+
+@dataclass
+class UnpairedData:
+    """Two image sets with no correspondence (CycleGAN's data): streams ``"A"`` and ``"B"``, each
+    shuffled on its own; a batch is ``{"A": ..., "B": ...}`` (plus ``"y_A"``/``"y_B"`` when labelled)."""
+
+    name: str
+    a: ImageData
+    b: ImageData
+
+    def __post_init__(self):
+        if self.a.shape[1:] != self.b.shape[1:]:
+            raise ValueError(f"UnpairedData: A is {self.a.shape}, B is {self.b.shape}: sizes differ")
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.b.shape
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"A": self.a.shape, "B": self.b.shape}
+
+    @property
+    def streams(self) -> dict[str, int]:
+        return {"A": len(self.a), "B": len(self.b)}
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.a.num_classes
+
+    def to(self, device) -> "UnpairedData":
+        return UnpairedData(self.name, self.a.to(device), self.b.to(device))
+
+    def take(self, indices: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {}
+        for side, data in (("A", self.a), ("B", self.b)):
+            b = data.batch(indices[side])
+            out[side] = b["x"]
+            if data.label_key in b:
+                out[f"y_{side}"] = b[data.label_key]
+        return out
+
+    def side(self, which: str) -> ImageData:
+        return self.a if which == "A" else self.b
 
 
 def fit_images(images: torch.Tensor, resolution: int, channels: int, chunk: int = 2048) -> torch.Tensor:
@@ -114,3 +255,23 @@ class BatchSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.index, self._perm = int(state["epoch"]), int(state["index"]), None
+
+
+class StreamSampler:
+    """One :class:`BatchSampler` per stream of a dataset (``data.streams``), each with its own seed, so
+    unpaired sides are shuffled independently; its state is two integers per stream."""
+
+    def __init__(self, streams: dict[str, int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        self.samplers = {name: BatchSampler(n, batch_size, seed + 7_919 * i, rank, world_size)
+                         for i, (name, n) in enumerate(sorted(streams.items()))}
+        self.samplers = {name: self.samplers[name] for name in streams}  # the dataset's order
+
+    def next(self) -> dict[str, torch.Tensor]:
+        return {name: s.next() for name, s in self.samplers.items()}
+
+    def state_dict(self) -> dict:
+        return {name: s.state_dict() for name, s in self.samplers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, s in self.samplers.items():
+            s.load_state_dict(state[name])

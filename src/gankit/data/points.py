@@ -87,10 +87,21 @@ class PointData:
     def to(self, device) -> "PointData":
         return PointData(self.name, self.points.to(device), self.labels.to(device), self.means, self.std)
 
-    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Points at ``idx`` (B, D) and the modes they were drawn from (B,)."""
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"x": self.shape}
+
+    @property
+    def streams(self) -> dict[str, int]:
+        return {"data": len(self)}
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"x": points at idx (B, D), "y": the modes they were drawn from (B,)}``."""
         idx = idx.to(self.points.device)
-        return self.points.index_select(0, idx), self.labels.index_select(0, idx)
+        return {"x": self.points.index_select(0, idx), "y": self.labels.index_select(0, idx)}
+
+    def take(self, indices: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.batch(indices["data"])
 
 
 def mixture_points(mixture: Mixture, split: str, n: int = POINTS_PER_SPLIT) -> PointData:

@@ -28,6 +28,8 @@ class Source:
     load: Callable[[DataConfig], ImageData]
     locate: Callable[[DataConfig], str]  # where the data is read from; raises DataError if unavailable
     shape: Callable[[DataConfig], tuple[int, ...]] | None = None  # sample shape if not (channels, res, res)
+    sides: tuple[str, ...] = ("x",)  # the image keys of its batches: ("x",), or ("A", "B") for pairs
+    target: str | None = None  # paired/unpaired sources built from a labelled dataset: its name (whose classifier reads the B side)
 
 
 SOURCES: Registry[Source] = Registry("dataset")
@@ -45,6 +47,15 @@ def data_shape(cfg: DataConfig) -> tuple[int, ...]:
     """The shape of one sample of ``cfg``'s source without loading it: (C, H, W), or (D,) for points."""
     src = SOURCES.get(cfg.name, key="data.name")
     return src.shape(cfg) if src.shape is not None else (cfg.channels, cfg.resolution, cfg.resolution)
+
+
+def data_info(cfg: DataConfig) -> tuple[dict[str, tuple[int, ...]], int | None]:
+    """The sample shapes by batch key of ``cfg``'s source, without loading it, and its class count
+    when known without loading (None: ask the data)."""
+    src = SOURCES.get(cfg.name, key="data.name")
+    if src.shape is not None:
+        return {"x": src.shape(cfg)}, None
+    return {k: (cfg.channels, cfg.resolution, cfg.resolution) for k in src.sides}, None
 
 
 def _register(name: str, description: str, locate: Callable[[DataConfig], str]):

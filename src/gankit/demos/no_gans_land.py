@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..metrics.modes import mode_stats
-from ..sampling import jacobian_norms, truncation_candidates
+from ..sampling import BareGenerator, jacobian_norms, truncation_candidates
 from ..utils.plots import _pyplot, draw_points, save_figure
 from . import DEMOS
 
@@ -29,7 +29,9 @@ def truncation_split(G, latent_dim: int, n: int, keep: float, seed: int = 0):
     """(all samples (m, 2), kept mask (m,), Jacobian norms (m,)) for the candidates that
     ``gankit.sampling.draw`` chooses from; the kept ones are the n it returns."""
     G.eval()
-    z, _, norms, idx = truncation_candidates(G, latent_dim, n, seed, keep)
+    game = BareGenerator(G, latent_dim)
+    cand, _, norms, idx = truncation_candidates(game, game.sample_inputs(n, seed), n, seed, keep)
+    z = cand["z"]
     kept = torch.zeros(len(z), dtype=torch.bool)
     kept[idx] = True
     return G(z).float(), kept, norms
@@ -39,7 +41,7 @@ def no_gans_land_figure(out_path: str | Path, run: str | Path | None = None, ste
                         n: int = 2500, seed: int = 0, overrides=(), run_dir: str | Path | None = None) -> Path:
     """Draw the figure for the generator of ``run`` (a run directory of a 2-D mixture), or train
     ``toy-grid25`` for ``steps`` steps first (into ``run_dir``, default a temporary folder)."""
-    from ..api import load_generator
+    from ..api import load_run
     from ..config import load_config
     from ..data import load_data
     from ..train.trainer import Trainer
@@ -52,9 +54,10 @@ def no_gans_land_figure(out_path: str | Path, run: str | Path | None = None, ste
                                              "train.tensorboard=false"])
             trainer = Trainer(cfg, run_dir if run_dir is not None else Path(tmp) / "run")
             trainer.fit()
-            G, data = trainer.sampling_generator() or trainer.game.G, trainer.data
+            G, data = trainer.sampling_players().get("G", trainer.game.G), trainer.data
         else:
-            G, cfg = load_generator(run)
+            r = load_run(run)
+            G, cfg = r.players.get("G", r.game.G), r.cfg
             data = load_data(cfg.data)
         if not hasattr(data, "means") or cfg.model.latent_dim != 2:
             raise ValueError("no_gans_land_figure: needs a 2-D mixture run with a 2-D latent (toy-ring8, toy-grid25)")

@@ -16,18 +16,21 @@ D on real and fake and for G on fake (Odena et al. 2017, eqs. 1-2).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..augment import diff_augment, parse_policy
-from ..config import Config
-from ..errors import ConfigError
+from ..config import Config, GameSettings
+from ..errors import ConfigError, GankitError
 from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
 from ..nets import build_discriminator, build_generator
-from . import GAMES, Phase
+from . import GAMES
+from .base import Batch, DataInfo, Game, Phase, eval_mode, module_device
 from .packing import pack, packed_shape
 
 
@@ -35,9 +38,24 @@ def has_batchnorm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
+@dataclass
+class GANSettings(GameSettings):
+    """The standard game has no keys of its own: its objective, penalties and tricks are the shared
+    ``loss``, ``penalty`` and ``tricks`` sections, its schedule ``train.d_steps``."""
+    name: str = "gan"
+
+
 @GAMES.register("gan")
-class GANGame:
-    def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int | None = None):
+class GANGame(Game):
+    Settings = GANSettings
+    kind = "noise"
+
+    def __init__(self, cfg: Config, info: DataInfo):
+        super().__init__()
+        if "x" not in info.shapes:
+            raise ConfigError(f"game.name: 'gan' learns one image set, but data.name={info.source!r} yields "
+                              f"{'/'.join(info.shapes)} (choose a translation game, e.g. game.name=pix2pix)")
+        shape, num_classes = info.shapes["x"], info.num_classes
         self.latent_dim = cfg.model.latent_dim
         self.conditional = cfg.model.g.conditioning != "none"
         self.num_classes = (cfg.model.num_classes or num_classes) if self.conditional else None
@@ -55,45 +73,23 @@ class GANGame:
         self.tricks = cfg.tricks
         self._augment = parse_policy(cfg.tricks.diffaugment)
         self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        self.generators = ("G",)  # players whose weights train.ema_decay averages
         self.penalty = cfg.penalty
+        self.d_steps = cfg.train.d_steps
         self._joint_d_batch = not has_batchnorm(self.D)
         self._d_updates = 0  # counts D phases, for the lazy R1 interval
         self._iterations = 0  # counts G phases, for the instance-noise schedule
         self._fake: torch.Tensor | None = None
         self._fake_y: torch.Tensor | None = None
         self._batch_size = 64
-        # what the training forward passes call: the players themselves, or wrappers the trainer
-        # installs (DistributedDataParallel, torch.compile); D's frozen forward in the G phase needs
-        # no gradient synchronisation, so it never goes through DDP
-        self._wrapped: dict[str, nn.Module] = {}  # until the trainer wraps them: the players themselves
-        self.grad_scalers: dict = {}  # player -> torch.amp.GradScaler (fp16 training), set by the trainer
-
-    def wrap_players(self, wrap) -> None:
-        """Route training forwards through ``wrap(name, module, trainable)`` (see Trainer)."""
-        self._wrapped = {"G": wrap("G", self.G, True), "D": wrap("D", self.D, True),
-                         "D_frozen": wrap("D", self.D, False)}
 
     @property
-    def _G_train(self) -> nn.Module:
-        return self._wrapped.get("G", self.G)
-
-    @property
-    def _D_train(self) -> nn.Module:
-        return self._wrapped.get("D", self.D)
-
-    @property
-    def _D_frozen(self) -> nn.Module:
-        return self._wrapped.get("D_frozen", self.D)
-
-    def _backward(self, loss: torch.Tensor, player: str) -> None:
-        scaler = self.grad_scalers.get(player)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
+    def averaged(self) -> tuple[str, ...]:
+        return ("G",)
 
     # -- the iteration ------------------------------------------------------------------------
-    def phases(self, d_steps: int) -> list[Phase]:
+    def phases(self) -> list[Phase]:
         # feature matching compares with real data, so the G phase then takes a batch too
-        return [Phase("D", "D", True)] * d_steps + [Phase("G", "G", self.tricks.feature_matching)]
+        return [Phase("D", ("D",))] * self.d_steps + [Phase("G", ("G",), self.tricks.feature_matching)]
 
     def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
@@ -104,27 +100,20 @@ class GANGame:
             return None
         return torch.randint(self.num_classes, (n,), generator=generator).to(device)
 
-    def generator_inputs(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        """G's positional inputs for ``n`` samples on the CPU: ``(z,)``, or ``(z, y)`` when conditional."""
+    def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """G's positional inputs for ``n`` samples on the CPU: ``(z,)``, or ``(z, y)`` when conditional
+        (uniform random classes)."""
         z = self.noise(n, generator=generator)
         return (z,) if not self.conditional else (z, self.labels(n, generator=generator))
 
-    def class_grid(self, n: int, generator: torch.Generator | None = None):
-        """(z, y) for a picture: one row per class, the same noise in every row; ``n`` is rounded down
-        to a multiple of the class count (at least one column)."""
-        cols = max(1, n // self.num_classes)
-        z = self.noise(cols, generator=generator).repeat(self.num_classes, 1)  # row k: the same z's
-        y = torch.arange(self.num_classes).repeat_interleave(cols)
-        return z, y
-
-    def run_phase(self, phase: Phase, batch, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
+    def run_phase(self, phase: Phase, batch: Batch | None, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
         if phase.name == "D":
-            real, y = batch
+            real = batch["x"]
             self._batch_size = real.shape[0]
             return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G",
-                                 y_real=y if self.conditional else None)
+                                 y_real=batch.get("y") if self.conditional else None)
         if phase.name == "G":
-            real, y_real = batch if batch is not None else (None, None)
+            real, y_real = (batch["x"], batch.get("y")) if batch is not None else (None, None)
             return self._g_phase(self._batch_size, self.G_device(), real, y_real)
         raise ValueError(f"unknown phase {phase.name!r}")
 
@@ -160,7 +149,8 @@ class GANGame:
             stats["D_class_acc/real"] = (real_cls.detach().argmax(1) == y_real).float().mean()
         if pen.gp > 0:
             # in D's (packed) input space; interpolates are judged with the real batch's labels
-            D_gp = self._D_train if not self.conditional else (lambda x: _adv_cls(self._D_train(x, y_real))[0])
+            D_train = self.train_module("D")
+            D_gp = D_train if not self.conditional else (lambda x: _adv_cls(D_train(x, y_real))[0])
             gp = gradient_penalty(D_gp, pack(real, self.pack), pack(fake, self.pack))
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
@@ -169,7 +159,7 @@ class GANGame:
             r1 = self.pack * input_gradient_sq_norm(real_out, real)
             loss = loss + (0.5 * pen.r1 * pen.r1_every) * r1
             stats["penalty/r1"] = r1.detach()
-        self._backward(loss, "D")
+        self.backward(loss, "D")
         p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
         if p_real is not None:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
@@ -194,7 +184,8 @@ class GANGame:
                 stats = {}
             else:
                 x = pack(self._view(fake), self.pack)
-                out = self._D_frozen(x, y_fake) if self.conditional else self._D_frozen(x)
+                D = self.train_module("D", frozen=True)
+                out = D(x, y_fake) if self.conditional else D(x)
                 fake_out, fake_cls = _adv_cls(out)
                 stats = {}
                 k = self._topk(fake_out.shape[0])
@@ -209,7 +200,7 @@ class GANGame:
                     ac = F.cross_entropy(fake_cls, y_fake)
                     loss = loss + self.ac_weight * ac
                     stats["loss/G_class"] = ac.detach()
-            self._backward(loss, "G")
+            self.backward(loss, "G")
         finally:
             self.D.requires_grad_(True)
         return {"loss/G": loss.detach(), **stats}
@@ -227,11 +218,13 @@ class GANGame:
     def _D(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """(B / pack,) decisions; for an ACGAN D a pair (decisions, class logits (B, K)), in float32."""
         x = pack(self._view(x), self.pack)
-        out = self._D_train(x, y) if self.conditional else self._D_train(x)
+        D = self.train_module("D")
+        out = D(x, y) if self.conditional else D(x)
         return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
     def _G(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self._G_train(z, y) if self.conditional else self._G_train(z)
+        G = self.train_module("G")
+        return G(z, y) if self.conditional else G(z)
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown: DiffAugment and instance noise, identically for real and fake."""
@@ -247,7 +240,7 @@ class GANGame:
 
     def after_step(self, phase: Phase) -> None:
         """Constraints applied after a player's optimizer step (WGAN weight clipping)."""
-        if phase.player == "D" and self.penalty.clip > 0:
+        if "D" in phase.players and self.penalty.clip > 0:
             clip_weights(self.D, self.penalty.clip)
 
     def state_dict(self) -> dict:
@@ -257,22 +250,55 @@ class GANGame:
         self._d_updates = int(state.get("d_updates", 0))
         self._iterations = int(state.get("iterations", 0))
 
-    # -- pictures and evaluation --------------------------------------------------------------
+    # -- drawing ----------------------------------------------------------------------------
+    def preview_inputs(self, data, heldout, n: int, generator: torch.Generator) -> Batch:
+        """Fixed noise; conditional: one grid row per class, the same noise in every row (``n`` rounded
+        down to a multiple of the class count, at least one column)."""
+        if not self.conditional:
+            return {"z": self.noise(n, generator=generator)}
+        return self.class_grid_inputs(max(1, n // self.num_classes), generator)
+
+    def class_grid_inputs(self, columns: int, generator: torch.Generator) -> Batch:
+        """Row k shows class k; column j uses the same noise in every row (the style stays, the class changes)."""
+        if not self.conditional:
+            raise GankitError("--classes: this generator is unconditional")
+        z = self.noise(columns, generator=generator).repeat(self.num_classes, 1)
+        return {"z": z, "y": torch.arange(self.num_classes).repeat_interleave(columns)}
+
+    def sample_inputs(self, n: int, seed: int, labels=None) -> Batch:
+        """Noise from ``seed`` and, for a conditional generator, classes: ``labels`` an int (every
+        sample), a sequence of n, or None (balanced: sample i shows class i mod K)."""
+        z = self.noise(n, generator=torch.Generator().manual_seed(seed))
+        if not self.conditional:
+            if labels is not None:
+                raise GankitError("this generator is unconditional; it takes no class labels")
+            return {"z": z}
+        k = self.num_classes
+        if labels is None:
+            y = torch.arange(n) % k
+        else:
+            y = torch.full((n,), int(labels)) if isinstance(labels, int) else torch.as_tensor(labels).long().flatten()
+            if len(y) != n:
+                raise GankitError(f"labels: {len(y)} labels for {n} samples")
+            if len(y) and (y.min() < 0 or y.max() >= k):
+                raise GankitError(f"class labels must lie in [0, {k - 1}], got {int(y.min())}..{int(y.max())}")
+        return {"z": z, "y": y}
+
     @torch.no_grad()
-    def sample(self, z: torch.Tensor, G: nn.Module | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images for ``z`` (and class labels ``y``, conditional models) from ``G`` (default: the live
-        generator), in eval mode."""
-        G = G if G is not None else self.G
-        was_training = G.training
-        G.eval()
-        try:
+    def generate(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None) -> torch.Tensor:
+        G = (players or {}).get("G", self.G)
+        dev = module_device(G)
+        z = inputs["z"].to(dev)
+        with eval_mode(G):
             if self.conditional:
-                if y is None:
-                    raise ValueError("a conditional generator needs class labels y")
-                return G(z, y.to(z.device))
+                if inputs.get("y") is None:
+                    raise GankitError("a conditional generator needs class labels y")
+                return G(z, inputs["y"].to(dev))
             return G(z)
-        finally:
-            G.train(was_training)
+
+    def picture(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None):
+        images = self.generate(inputs, players)
+        return images, (len(images) // self.num_classes if self.conditional else None)
 
 
 def _adv_cls(out) -> tuple[torch.Tensor, torch.Tensor | None]:

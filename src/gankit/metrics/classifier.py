@@ -148,7 +148,8 @@ def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int
     for _ in range(steps):
         if pos + batch_size > n:
             perm, pos = torch.randperm(n, generator=g), 0
-        x, y = data.batch(perm[pos:pos + batch_size])
+        b = data.batch(perm[pos:pos + batch_size])
+        x, y = b["x"], b["y"]
         pos += batch_size
         x = _random_shift(x, 2, g)
         _, logits = model(x.to(device))
@@ -164,6 +165,7 @@ def _accuracy(model: SmallCNN, data: ImageData, batch_size: int = 1000) -> float
     device = next(model.parameters()).device
     correct = 0
     for s in range(0, len(data), batch_size):
-        x, y = data.batch(torch.arange(s, min(s + batch_size, len(data))))
+        b = data.batch(torch.arange(s, min(s + batch_size, len(data))))
+        x, y = b["x"], b["y"]
         correct += (model(x.to(device))[1].argmax(1).cpu() == y).sum().item()
     return correct / len(data)

@@ -13,28 +13,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import METRIC_NAMES, DataConfig
+from ..config import DataConfig
 from ..data import ImageData, PointData, load_data
 from ..errors import GankitError
 from ..utils.cache import cache_dir
 from . import functional as M
 from .extractors import Extractor
-from .memorization import memorization
+from .registry import METRICS
 from .stats import RunningStats
-
-ALL_METRICS = METRIC_NAMES
-PRDC_MAX = 10_000  # precision/recall/density/coverage on at most this many points per side (k-NN is O(N²))
 
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    if names == ["all"]:  # every image metric; modes (2-D mixtures, stacked MNIST) is asked for by name
-        return [m for m in ALL_METRICS if m != "modes"]
-    bad = [m for m in names if m not in ALL_METRICS]
+    if names == ["all"]:  # every metric but those asked for by name only (modes)
+        return [m for m in METRICS.names() if not METRICS.get(m).explicit_only]
+    bad = [m for m in names if m not in METRICS]
     if bad or not names:
         raise GankitError(f"--metrics: unknown metric(s) {', '.join(bad) or '(none)'}; choose from "
-                          f"{', '.join(ALL_METRICS)} or all")
-    return names
+                          f"{', '.join(METRICS.names())} or all")
+    return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -73,7 +70,7 @@ def reference(extractor: Extractor, data: ImageData, tag: str, cache: bool = Tru
             state = None  # torn or stale: recompute
     if state is None:
         x = data.images
-        feats, probs = extractor.extract(torch.cat([_unit(x[s:s + 1000]) for s in range(0, len(x), 1000)]))
+        feats, probs = extractor.extract(torch.cat([unit(x[s:s + 1000]) for s in range(0, len(x), 1000)]))
         mu, sigma = stats_of(feats)
         state = {"features": feats, "probs": probs, "mu": torch.from_numpy(mu), "sigma": torch.from_numpy(sigma),
                  "sqrt_sigma": torch.from_numpy(M.sqrtm_psd(sigma))}  # cached: ~2 s at d = 2048
@@ -85,7 +82,7 @@ def reference(extractor: Extractor, data: ImageData, tag: str, cache: bool = Tru
                      sq.numpy() if sq is not None else M.sqrtm_psd(state["sigma"].numpy()))
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
+def unit(x: torch.Tensor) -> torch.Tensor:
     return x.float().mul(2 / 255).sub(1)
 
 
@@ -100,95 +97,160 @@ class EvalResult:
     """(features, class probabilities) of the samples under the extractor, when a metric needed them."""
 
 
-def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
-             train: ImageData | None = None, heldout: ImageData | None = None, seed: int = 0,
-             cache: bool = True) -> EvalResult:
-    """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
-    (test split for the floor and memorisation). ``train``/``heldout`` may be passed in when already loaded. ``metrics=None`` means
-    every metric that applies here; a metric asked for by name that cannot apply is an error. ``extractor``
-    may be None when only ``modes`` is scored (always so on 2-D point data)."""
-    explicit = metrics is not None
-    metrics = parse_metrics(list(metrics) if explicit else list(ALL_METRICS))
-    tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
-    train = train if train is not None else load_data(DataConfig(**{**data_cfg.__dict__, "split": "train"}))
-    metrics = applicable_metrics(metrics, explicit, train, data_cfg)
-    if extractor is None and any(m != "modes" for m in metrics):
-        raise GankitError(f"{', '.join(m for m in metrics if m != 'modes')}: need a feature extractor")
-    needs_heldout = "memorization" in metrics or "fid" in metrics
-    if heldout is None and needs_heldout:
-        try:
-            heldout = load_data(DataConfig(**{**data_cfg.__dict__, "split": "test"}))
-        except GankitError:
-            heldout = None  # folder/npz sources have no test split: no floor, no memorisation check
-    ext = extractor.name if extractor is not None else ""
-    res = EvalResult(extractor=ext, info=dict(extractor.info) if extractor is not None else {})
-    if "modes" in metrics:
-        from .modes import evaluate_modes
+class Context:
+    """What the metrics of one evaluation read; every input is computed once, on first use."""
 
-        scores, info, notes = evaluate_modes(fake, train)
-        res.scores.update(scores)
-        res.notes += notes
-        if not res.extractor and info:
-            res.extractor, res.info = "classifier:mnist", info
-        if metrics == ["modes"]:
-            return res
-    if not explicit:  # the defaults: drop what cannot apply, and say so
-        if not extractor.has_classes or train.labels is None:
-            metrics.remove("classes")
-            res.notes.append(f"classes skipped: needs labelled data and the dataset classifier, not {ext}")
-        if heldout is None:
-            metrics.remove("memorization")
-            res.notes.append(f"memorization and the FID floor skipped: {data_cfg.name!r} has no held-out split")
-    s = res.scores
-    if any(m in metrics for m in ("fid", "kid", "is", "pr", "dc", "classes")):
-        f_fake, p_fake = res.fake_features = extractor.extract(fake)
-        ref = reference(extractor, train, f"{tag}-train", cache)
-    if "fid" in metrics:
-        mu, sigma = stats_of(f_fake)
-        s[f"fid[{ext}]"] = M.frechet_distance(ref.mu, ref.sigma, mu, sigma, sqrt_sigma1=ref.sqrt_sigma)
-        if heldout is not None:
-            held = reference(extractor, heldout, f"{tag}-test", cache)
-            s[f"fid_floor[{ext}]"] = M.frechet_distance(ref.mu, ref.sigma, held.mu, held.sigma,
-                                                        sqrt_sigma1=ref.sqrt_sigma)
-    if "kid" in metrics:
-        m = min(1000, len(f_fake), len(ref.features))
-        mean, std = M.kernel_inception_distance(ref.features, f_fake, subsets=100, subset_size=m, seed=seed)
-        s[f"kid[{ext}]"], s[f"kid_std[{ext}]"] = mean, std
-    if "is" in metrics:
-        if p_fake is None:
-            raise GankitError(f"is: the {ext} extractor gives no class probabilities")
-        mean, std = M.inception_score(p_fake, splits=10 if len(p_fake) >= 100 else 1)
-        s[f"is[{ext}]"], s[f"is_std[{ext}]"] = mean, std
-    if "pr" in metrics or "dc" in metrics:
-        g = torch.Generator().manual_seed(seed)
-        n = min(len(f_fake), len(ref.features), PRDC_MAX)
-        fr = ref.features[torch.randperm(len(ref.features), generator=g)[:n]]
-        ff = f_fake[torch.randperm(len(f_fake), generator=g)[:n]]
-        if "pr" in metrics:
-            s[f"precision[{ext}]"], s[f"recall[{ext}]"] = M.precision_recall(fr, ff, k=3)
-        if "dc" in metrics:
-            s[f"density[{ext}]"], s[f"coverage[{ext}]"] = M.density_coverage(fr, ff, k=5)
-    if "classes" in metrics:
-        if not extractor.has_classes or p_fake is None or train.labels is None:
-            raise GankitError(f"classes: needs the dataset classifier (--extractor classifier), not {ext}")
-        hist = torch.bincount(train.labels, minlength=p_fake.shape[1]).double()
-        cc = M.class_coverage(p_fake.argmax(1).numpy(), real_hist=(hist / hist.sum()).numpy(),
-                              num_classes=p_fake.shape[1])
-        s[f"classes_hit[{ext}]"], s[f"class_kl[{ext}]"] = float(cc["classes_hit"]), float(cc["kl"])
-    if "memorization" in metrics:
-        if heldout is None:
-            raise GankitError(f"memorization: the {data_cfg.name!r} source has no held-out split to compare with")
-        real_train = _unit(train.images)
-        rep = memorization(fake.float().cpu(), real_train, _unit(heldout.images))
-        s["nn_ratio[pixels]"], s["near_copies[pixels]"] = rep.nn_ratio, rep.near_copies
-        order = rep.sample_distance.argsort()[:8]
-        res.closest_pairs = (fake[order].cpu(), real_train[rep.sample_neighbour[order]])
+    def __init__(self, fake, data_cfg: DataConfig, extractor, train, heldout, labels, targets, seed, cache, result):
+        self.fake, self.data_cfg, self.extractor, self.train, self.heldout = fake, data_cfg, extractor, train, heldout
+        self.labels, self.targets, self.seed, self.cache, self.result = labels, targets, seed, cache, result
+        self.ext = extractor.name if extractor is not None else ""
+        self.tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
+        self._ref = self._held = self._target_features = None
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.result.fake_features is None:
+            self.result.fake_features = self.extractor.extract(self.fake)
+        return self.result.fake_features
+
+    def target_features(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._target_features is None:
+            self._target_features = self.extractor.extract(self.targets)
+        return self._target_features
+
+    def reference(self) -> Reference:
+        if self._ref is None:
+            self._ref = reference(self.extractor, self.train, f"{self.tag}-train", self.cache)
+        return self._ref
+
+    def heldout_reference(self) -> Reference | None:
+        if self.heldout is None:
+            return None
+        if self._held is None:
+            self._held = reference(self.extractor, self.heldout, f"{self.tag}-test", self.cache)
+        return self._held
+
+    def missing(self, need: str) -> str | None:
+        """Why the input ``need`` is not available here, or None."""
+        ext = self.ext or "none"
+        if need in ("features", "probs") and self.extractor is None:
+            return "needs a feature extractor"
+        if need == "probs" and not self.extractor.has_classes:
+            return f"needs the dataset classifier (--extractor classifier), not {ext}"
+        if need == "train_labels" and self.train.labels is None:
+            return f"needs labelled data; {self.data_cfg.name!r} has no labels"
+        if need == "labels" and self.labels is None:
+            return "needs the classes the outputs should show (a conditional or translation run)"
+        if need == "targets" and self.targets is None:
+            return "needs paired targets (a translation run on held-out pairs)"
+        if need == "heldout" and self.heldout is None:
+            return f"the {self.data_cfg.name!r} source has no held-out split to compare with"
+        if need == "modes" and not has_modes(self.data_cfg):
+            return "defined for the 2-D mixtures (ring8, grid25) and stacked-mnist only"
+        return None
+
+
+AUTO = "auto"
+
+
+def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
+             train: ImageData | None = None, heldout: ImageData | None | str = AUTO, seed: int = 0,
+             cache: bool = True, labels: torch.Tensor | None = None, targets: torch.Tensor | None = None) -> EvalResult:
+    """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
+    (test split for the floor and memorisation) with the registered metrics. ``train``/``heldout`` may be
+    passed in when already loaded. ``labels``: the class each output should show; ``targets``: the
+    paired targets of the outputs. ``metrics=None`` means every metric that applies here (the notes say
+    which were skipped and why); a metric asked for by name that cannot apply is an error.
+    ``extractor`` may be None when only ``modes`` is scored (always so on 2-D point data)."""
+    explicit = metrics is not None
+    names = parse_metrics(list(metrics) if explicit else default_metrics())
+    train = train if train is not None else load_data(DataConfig(**{**data_cfg.__dict__, "split": "train"}))
+    names = applicable_metrics(names, explicit, train, data_cfg)
+    if heldout is AUTO:
+        heldout = None
+        if "fid" in names or any("heldout" in METRICS.get(m).needs for m in names):
+            try:
+                heldout = load_data(DataConfig(**{**data_cfg.__dict__, "split": "test"}))
+            except GankitError:
+                heldout = None  # folder/npz sources have no test split: no floor, no memorisation check
+    res = EvalResult(extractor=extractor.name if extractor is not None else "",
+                     info=dict(extractor.info) if extractor is not None else {})
+    ctx = Context(fake, data_cfg, extractor, train, heldout, labels, targets, seed, cache, res)
+    for name in names:
+        metric = METRICS.get(name)
+        why = next((w for w in map(ctx.missing, sorted(metric.needs)) if w), None)
+        if why is not None:
+            if explicit:
+                raise GankitError(f"{name}: {why}")
+            if not metric.needs & {"labels", "targets"}:  # those are for other kinds of runs: no note
+                res.notes.append(f"{name} skipped: {why}")
+            continue
+        res.scores.update(metric.compute(ctx))
     return res
 
 
+def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, extractor=None,
+                  extractor_spec: str = "classifier", device="cpu", inception_weights: str | None = None,
+                  train=None, keep: float = 1.0, directions: int = 8):
+    """Score ``n`` outputs of ``game`` drawn with ``players`` (the EMA copies, if any): the one
+    evaluation path of training-time evaluation, ``gankit eval`` and the API. Returns (result, the
+    extractor, for reuse).
+
+    A noise-driven game is scored on ``game.sample_inputs(n, seed)`` (conditional: balanced classes)
+    against the train split; a translation game on the held-out pairs (the first ``n``; the training
+    pairs, with a note, where the data has no test split) against its targets, in the target domain."""
+    import dataclasses
+
+    from ..sampling import draw
+    from .extractors import build_extractor
+    from ..games.base import batched
+
+    n = default_sample_count(metrics, cfg.data, n if n is not None else 5000)
+    train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
+    notes = []
+    if game.kind == "noise":
+        fake = draw(game, n, seed=seed, players=players, keep=keep, directions=directions)
+        extra = {"labels": game.sample_inputs(n, seed)["y"]} if "y" in game.sample_inputs(1, seed) else {}
+        ref_cfg, ref_train, heldout = cfg.data, train, AUTO
+    else:
+        try:
+            held = load_data(dataclasses.replace(cfg.data, split="test"))
+        except GankitError:
+            held = None
+            notes.append(f"scored on training pairs: {cfg.data.name!r} has no held-out split")
+        inputs, extra = game.eval_inputs(held if held is not None else train, n, seed)
+        fake = batched(lambda b: game.generate(b, players), inputs)
+        ref_train = game.output_data(train)
+        heldout = game.output_data(held) if held is not None else None
+        ref_cfg = dataclasses.replace(cfg.data, name=game.output_source(cfg.data))
+        if len(fake) < n:
+            notes.append(f"{len(fake)} held-out inputs scored (fewer than n = {n})")
+    if extractor is None and needs_extractor(metrics, cfg.data):
+        try:
+            extractor = build_extractor(extractor_spec, ref_cfg, device, inception_weights)
+        except GankitError as e:
+            if metrics is not None:
+                raise
+            notes.append(f"feature metrics skipped: {e}")  # the defaults: score what can be scored
+    res = evaluate(fake, ref_cfg, extractor, metrics, train=ref_train, heldout=heldout, seed=seed,
+                   labels=extra.get("labels"), targets=extra.get("targets"))
+    res.notes = notes + res.notes
+    if keep < 1:
+        res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "
+                         f"with the smallest ||dG/dz|| (sample.jacobian_keep; --jacobian-keep 1 turns it off)")
+    return res, extractor
+
+
+def default_metrics() -> list[str]:
+    """Every registered metric, in registry order, except those asked for by name only."""
+    return [m for m in METRICS.names() if not METRICS.get(m).explicit_only] + ["modes"]
+
+
 def applicable_metrics(metrics: list[str], explicit: bool, train, data_cfg: DataConfig) -> list[str]:
-    """On 2-D point data only ``modes`` applies; ``modes`` applies to the mixtures and stacked MNIST."""
+    """On 2-D point data only ``modes`` applies; ``modes`` applies to the mixtures and stacked MNIST
+    (first: on stacked MNIST it fixes the sample count)."""
     points = isinstance(train, PointData)
+    if "modes" in metrics:
+        metrics = ["modes"] + [m for m in metrics if m != "modes"]
     if not explicit:
         return ["modes"] if points else [m for m in metrics if m != "modes" or has_modes(data_cfg)]
     if points and metrics != ["modes"]:
@@ -210,7 +272,7 @@ def needs_extractor(metrics, data_cfg: DataConfig) -> bool:
 
     if len(data_shape(data_cfg)) == 1:  # points: only the modes metric applies
         return False
-    return metrics is None or any(m != "modes" for m in metrics)
+    return metrics is None or any(METRICS.get(m).needs & {"features", "probs"} for m in parse_metrics(metrics))
 
 
 def default_sample_count(metrics, data_cfg: DataConfig, n: int = 5000) -> int:

@@ -1,7 +1,10 @@
-"""Networks: plain ``nn.Module``s, ``G(z, y=None) -> images`` and ``D(x, y=None) -> logits (B,)``.
+"""Networks: plain ``nn.Module``s. They know nothing of losses, optimizers or training.
 
-They know nothing of losses, optimizers or training. Families register a generator and a
-discriminator under one name, built from the image shape (C, H, W) and a base width.
+- noise families (mlp, dcgan, resnet, toy): ``G(z, y=None) -> images`` and ``D(x, y=None) -> logits (B,)``,
+  registered under one name, built from the image shape (C, H, W) and the shared ``NetConfig`` keys;
+- translators (unet, resnet-translator): ``G(x) -> images`` of the same size, and the PatchGAN
+  discriminator ``D(x) -> logits (B, 1, h, w)``, one per patch; each has its own settings class
+  (config.NET_SETTINGS).
 """
 from __future__ import annotations
 
@@ -77,6 +80,39 @@ def build_discriminator(model: ModelConfig, shape: tuple[int, ...], num_classes:
     return spectral_normalize(D) if model.d.spectral_norm else D
 
 
-__all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
+def build_translator(net, in_shape: tuple[int, int, int], out_channels: int) -> nn.Module:
+    """An image-to-image G from ``model.g`` (a translator family: unet, resnet-translator)."""
+    from . import translate
+
+    if net.name not in ("unet", "resnet-translator"):
+        raise ConfigError(f"model.g.name: {net.name!r} is not an image-to-image network; use unet or resnet-translator")
+    try:
+        if net.name == "unet":
+            G = translate.UNetGenerator(in_shape, out_channels, width=net.width, norm=net.norm,
+                                        dropout=net.dropout, depth=net.depth)
+        else:
+            G = translate.ResNetTranslator(in_shape, out_channels, width=net.width, blocks=net.blocks,
+                                           norm=net.norm, dropout=net.dropout)
+    except ValueError as e:
+        raise ConfigError(f"model.g ({net.name}): {e}") from None
+    return spectral_normalize(G) if net.spectral_norm else G
+
+
+def build_patch_discriminator(net, in_channels: int, resolution: int) -> nn.Module:
+    """A PatchGAN D from ``model.d`` (``patch``: auto, pixel or image; ``layers`` > 0 overrides)."""
+    from . import translate
+
+    if net.name != "patchgan":
+        raise ConfigError(f"model.d.name: {net.name!r} does not judge patches; use patchgan")
+    layers = (net.layers if net.layers > 0 else 0 if net.patch == "pixel" else
+              translate.whole_image_layers(resolution) if net.patch == "image" else translate.auto_layers(resolution))
+    try:
+        D = translate.PatchGANDiscriminator(in_channels, width=net.width, layers=layers, norm=net.norm)
+    except ValueError as e:
+        raise ConfigError(f"model.d ({net.name}): {e}") from None
+    return spectral_normalize(D) if net.spectral_norm else D
+
+
+__all__ = ["build_translator", "build_patch_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
            "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

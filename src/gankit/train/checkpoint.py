@@ -14,7 +14,7 @@ import torch
 
 from ..errors import CheckpointError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the game protocol (game.* section, optim.default/<player>, per-stream sampler state)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -75,8 +75,41 @@ def load_checkpoint(dir_or_file: str | Path, map_location: str | torch.device = 
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"cannot read checkpoint {str(path)!r} (truncated or not a gankit checkpoint): "
                               f"{first}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or "config" not in state:
+    if not isinstance(state, dict) or state.get("format") not in MIGRATIONS or "config" not in state:
+        if isinstance(state, dict) and isinstance(state.get("format"), int) and state["format"] > FORMAT_VERSION:
+            raise CheckpointError(f"{str(path)!r} was written by a newer gankit (checkpoint format {state['format']}, "
+                                  f"this one reads up to {FORMAT_VERSION}); upgrade gankit")
         raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (format {FORMAT_VERSION})")
+    return migrate(state)
+
+
+def _from_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 (one game shape): ``game`` was a name, ``optim`` held ``g`` and ``d``, the learning-rate
+    ramp was ``train.lr_ramp_down``, the sampler one stream."""
+    cfg = dict(state["config"])
+    if isinstance(cfg.get("game"), str):
+        cfg["game"] = {"name": cfg["game"]}
+    train = dict(cfg.get("train", {}))
+    ramp = train.pop("lr_ramp_down", 0.0)
+    cfg["train"] = train
+    optim = dict(cfg.get("optim", {}))
+    if ramp:
+        optim["default"] = {**optim.get("default", {}), "ramp_down": ramp}
+    cfg["optim"] = optim
+    sampler = state.get("sampler")
+    if isinstance(sampler, dict) and "epoch" in sampler:
+        sampler = {"data": sampler}
+    return {**state, "format": 2, "config": cfg, "sampler": sampler}
+
+
+#: format -> the function that lifts a state of that format one version up (the current one: None)
+MIGRATIONS = {1: _from_v1, 2: None}
+
+
+def migrate(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint state of any readable format, in the current format."""
+    while MIGRATIONS[state["format"]] is not None:
+        state = MIGRATIONS[state["format"]](state)
     return state
 
 

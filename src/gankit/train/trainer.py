@@ -1,6 +1,7 @@
-"""The one training loop. It schedules the phases a game declares, steps each player's optimizer,
-reports scalars, draws pictures from a fixed noise batch, and writes atomic checkpoints from which a
-run resumes bit-exactly. Nothing model-specific lives here.
+"""The one training loop. It schedules the phases a game declares, steps the optimizers of the players
+each phase updates, reports scalars, draws pictures from the game's fixed preview inputs, and writes
+atomic checkpoints from which a run resumes bit-exactly. It knows games only through the protocol of
+games/base.py: nothing model-specific lives here.
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ import torch.nn as nn
 
 from .. import __version__
 from ..config import Config, OptimConfig
-from ..data import BatchSampler, ImageData, load_data
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
-from ..games import GAMES
+from ..data import StreamSampler, load_data
+from ..errors import CheckpointError, ConfigError, GankitError, TrainingDiverged
+from ..games import GAMES, DataInfo
 from ..utils.images import make_grid, save_image_grid
 from ..utils.malloc import tune_malloc
 from . import distributed as ddp
@@ -89,7 +90,7 @@ def build_optimizer(params, cfg: OptimConfig, device: torch.device) -> torch.opt
 
 class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path, resume_state: dict[str, Any] | None = None,
-                 data: ImageData | None = None):
+                 data=None):
         self.cfg = cfg
         t = cfg.train
         self.run_dir = Path(run_dir)
@@ -115,8 +116,9 @@ class Trainer:
         self._data_cpu = data
         # Small image sets live on the accelerator whole: a batch is one index_select.
         self.data = data.to(self.device) if self.device.type == "cuda" else data
-        self.game = GAMES.get(cfg.game, key="game")(cfg, data.shape, data.num_classes)
+        self.game = GAMES.get(cfg.game.name, key="game.name")(cfg, DataInfo.of(data))
         self.players: dict[str, nn.Module] = self.game.players
+        self._check_optim_keys()
         for m in self.players.values():
             m.to(self.device, memory_format=torch.channels_last) if t.channels_last else m.to(self.device)
         if self.dist.enabled and t.sync_batchnorm:
@@ -125,23 +127,20 @@ class Trainer:
         self._wrapped: dict[Any, nn.Module] = {}
         if self.dist.enabled or t.compile:
             self.game.wrap_players(self._wrap)  # DDP's constructor makes every rank start from rank 0's weights
-        self.optimizers = {name: build_optimizer(m.parameters(), self._optim_cfg(name), self.device)
-                           for name, m in self.players.items()}
-        self.scalers = ({name: torch.amp.GradScaler("cuda") for name in self.players}
+        self.optimizers = {name: build_optimizer(self.players[name].parameters(), cfg.optim.resolve(name), self.device)
+                           for name in self.game.optimized}
+        self.scalers = ({name: torch.amp.GradScaler("cuda") for name in self.optimizers}
                         if self.amp_dtype == torch.float16 else {})
         self.game.grad_scalers = self.scalers
-        self.ema = ({name: EMA(self.players[name], t.ema_decay) for name in self.game.generators}
+        self.ema = ({name: EMA(self.players[name], t.ema_decay) for name in self.game.averaged}
                     if t.ema_decay > 0 else {})
         if self.dist.rank:  # each process draws its own noise (rank 0 keeps the single-process stream)
             seed_everything(cfg.seed + 104_729 * self.dist.rank)
-        self.sampler = BatchSampler(len(data), t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
-        self.fixed_z = self.game.noise(cfg.train.grid_size,
-                                       generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
+        self.sampler = StreamSampler(data.streams, t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
+        # the progress grids' fixed inputs: noise, or held-out input images for a translation game
+        heldout = _heldout(cfg) if self.game.kind != "noise" else None
+        self.preview = self.game.preview_inputs(data, heldout, t.grid_size, torch.Generator().manual_seed(cfg.seed))
         self._bn_stats_step: int | None = None  # the step whose EMA weights the BatchNorm statistics fit
-        self.fixed_y = None  # conditional runs: one grid row per class, the same noise in every row
-        if getattr(self.game, "conditional", False):
-            z, y = self.game.class_grid(cfg.train.grid_size, torch.Generator().manual_seed(cfg.seed))
-            self.fixed_z, self.fixed_y = z.to(self.device), y.to(self.device)
         self.step = 0
         self.images_seen = 0
         self._seconds_before = 0.0  # training time of earlier sessions of this run
@@ -155,6 +154,7 @@ class Trainer:
             from ..metrics.evaluate import applicable_metrics, parse_metrics
 
             applicable_metrics(parse_metrics(list(cfg.eval.metrics)), True, self._data_cpu, cfg.data)
+            self._best_key(None)
         self.resumed = resume_state is not None
         if resume_state is not None:
             self._load_state(resume_state)
@@ -183,16 +183,29 @@ class Trainer:
             m = self._wrapped[key]
         return m
 
-    def lr_factor(self, step: int, seconds: float = 0.0) -> float:
-        """train.lr_ramp_down = r: 1 until the last fraction r of the run, then falling linearly to 0.
-        The run's budget is train.steps and, when set, train.max_seconds (``seconds`` spent of it, on
-        the run's clock); whichever is closer to running out sets the fraction left."""
+    def _check_optim_keys(self) -> None:
+        import difflib
+
+        names = {p.lower(): p for p in self.game.optimized}
+        for key in self.cfg.optim.players:
+            if key not in names:
+                close = difflib.get_close_matches(key, list(names), n=1)
+                hint = f" (did you mean optim.{close[0]}?)" if close else ""
+                raise ConfigError(f"optim.{key}: game {self.cfg.game.name!r} has no optimized player {key!r}{hint}; "
+                                  f"its players: {', '.join(names)} (optim.default applies to all)")
+
+    def lr_factor(self, step: int, seconds: float = 0.0, ramp_down: float | None = None) -> float:
+        """A player's ``optim.<player>.ramp_down`` = r: 1 until the last fraction r of the run, then
+        falling linearly to 0. The run's budget is train.steps and, when set, train.max_seconds
+        (``seconds`` spent of it, on the run's clock); whichever is closer to running out sets the
+        fraction left. ``ramp_down`` None: optim.default's."""
         t = self.cfg.train
-        if t.lr_ramp_down <= 0:
+        r = self.cfg.optim.default.ramp_down if ramp_down is None else ramp_down
+        if r <= 0:
             return 1.0
-        f = (t.steps - step) / (t.lr_ramp_down * t.steps)
+        f = (t.steps - step) / (r * t.steps)
         if t.max_seconds > 0:
-            f = min(f, (t.max_seconds - seconds) / (t.lr_ramp_down * t.max_seconds))
+            f = min(f, (t.max_seconds - seconds) / (r * t.max_seconds))
         return max(0.0, min(1.0, f))
 
     def _budget_seconds(self) -> float:
@@ -204,16 +217,15 @@ class Trainer:
         seconds = 0.0
         if self.cfg.train.max_seconds > 0:
             seconds = self._ramp_seconds if self.dist.enabled else self._budget_seconds()
-        f = self.lr_factor(self.step, seconds)
         for name, opt in self.optimizers.items():
+            o: OptimConfig = self.cfg.optim.resolve(name)
+            f = self.lr_factor(self.step, seconds, o.ramp_down)
             for group in opt.param_groups:
-                group["lr"] = self._optim_cfg(name).lr * f
+                group["lr"] = o.lr * f
 
-    def _optim_cfg(self, player: str) -> OptimConfig:
-        cfg = getattr(self.cfg.optim, player.lower(), None)
-        if cfg is None:
-            raise ConfigError(f"optim.{player.lower()}: no optimizer settings for player {player!r}")
-        return cfg
+    @property
+    def _ramps(self) -> bool:
+        return any(self.cfg.optim.resolve(name).ramp_down > 0 for name in self.optimizers)
 
     # -- state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -334,23 +346,19 @@ class Trainer:
             old.unlink(missing_ok=True)
 
     # -- pictures -----------------------------------------------------------------------------
-    def sampling_generator(self) -> nn.Module | None:
-        """The generator pictures and evaluation use: the EMA copy when ``train.ema_decay`` > 0, with
-        its BatchNorm statistics re-estimated for the averaged weights (``train.ema_bn_stats``), else
-        None (the live G)."""
-        if "G" not in self.ema:
-            return None
-        G = self.ema["G"].module
-        if self.cfg.train.ema_bn_stats == "recompute" and self._bn_stats_step != self.step:
-            recompute_batchnorm_stats(G, self.game.generator_inputs, self.cfg.train.batch_size)
+    def sampling_players(self) -> dict[str, nn.Module]:
+        """The players pictures and evaluation draw with: the EMA copies when ``train.ema_decay`` > 0,
+        their BatchNorm statistics re-estimated for the averaged weights (``train.ema_bn_stats``)."""
+        if self.cfg.train.ema_bn_stats == "recompute" and self.ema and self._bn_stats_step != self.step:
+            for name, e in self.ema.items():
+                recompute_batchnorm_stats(e.module, lambda n, g, name=name: self.game.bn_inputs(name, n, g),
+                                          self.cfg.train.batch_size)
             self._bn_stats_step = self.step
-        return G
+        return {name: e.module for name, e in self.ema.items()}
 
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
-        G = self.sampling_generator()
-        images = self.game.sample(self.fixed_z, G, self.fixed_y) if self.fixed_y is not None else self.game.sample(self.fixed_z, G)
+        images, nrow = self.game.picture(self.preview, self.sampling_players())
         ref = self._data_cpu  # 2-D points are drawn over its true modes
-        nrow = len(self.fixed_z) // self.game.num_classes if self.fixed_y is not None else None
         path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=nrow, reference=ref)
         if writer is not None:
             writer.image("samples", make_grid(images, nrow=nrow, reference=ref), self.step)
@@ -358,31 +366,47 @@ class Trainer:
 
     # -- evaluation during training --------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """Score ``eval.n`` samples (from a fixed seed, EMA generator if any); never touches the training RNG."""
-        from ..metrics.evaluate import default_sample_count, evaluate, needs_extractor
-        from ..metrics.extractors import build_extractor
+        """Score ``eval.n`` outputs exactly as ``gankit eval --n eval.n`` scores this checkpoint (same
+        inputs from seed 0, the EMA players if any); never touches the training RNG."""
+        from ..metrics.evaluate import evaluate_game
 
         e = self.cfg.eval
-        metrics = list(e.metrics)
-        if self._extractor is None and needs_extractor(metrics, self.cfg.data):
-            self._extractor = build_extractor(e.extractor, self.cfg.data, self.device, e.inception_weights)
-        n = default_sample_count(metrics, self.cfg.data, e.n)  # the modes protocol fixes its own count
-        G = self.sampling_generator()
-        g = torch.Generator().manual_seed(self.cfg.seed + 12345)
-        z = self.game.noise(n, generator=g)
-        y = self.game.labels(n, generator=g) if getattr(self.game, "conditional", False) else None
-        fake = torch.cat([(self.game.sample(z[i:i + 500].to(self.device), G) if y is None else
-                           self.game.sample(z[i:i + 500].to(self.device), G, y[i:i + 500])).float().cpu()
-                          for i in range(0, n, 500)])
-        res = evaluate(fake, self.cfg.data, self._extractor, metrics, train=self._data_cpu, seed=0)
+        res, self._extractor = evaluate_game(self.game, self.sampling_players(), self.cfg, list(e.metrics), e.n,
+                                             seed=0, extractor=self._extractor, device=self.device,
+                                             inception_weights=e.inception_weights, train=self._data_cpu)
         return res.scores
 
+    def _best_key(self, scores: dict[str, float] | None) -> str | None:
+        """The score that best.pt follows (eval.best; auto: the first score of the first metric)."""
+        from ..metrics.registry import METRICS, score_direction
+
+        want = self.cfg.eval.best
+        if want == "none":
+            return None
+        if scores is None:  # at start: check that the name can exist
+            known = {b for m in METRICS.names() for b in METRICS.get(m).better}
+            if want != "auto" and want.split("[", 1)[0] not in known:
+                raise ConfigError(f"eval.best: {want!r} is not a score any metric reports; one of auto, none, "
+                                  f"{', '.join(sorted(known))}")
+            return None
+        if want == "auto":
+            return next((k for k in scores if score_direction(k) is not None and "floor" not in k
+                         and "_std" not in k), None)
+        return next((k for k in scores if k == want or k.split("[", 1)[0] == want), None)
+
     def _evaluate_and_keep_best(self, writer: MetricsWriter) -> None:
+        from ..metrics.registry import score_direction
+
         scores = self.evaluate()
         writer.scalars(self.step, {f"eval/{k}": v for k, v in scores.items()})
-        key = next((k for k in scores if k.startswith("fid[")), None)
-        if key is None or (self.best and self.best.get("metric") == key and scores[key] >= self.best["value"]):
+        key = self._best_key(scores)
+        if key is None:
             return
+        higher = score_direction(key)
+        if self.best and self.best.get("metric") == key:
+            old = self.best["value"]
+            if (scores[key] <= old) if higher else (scores[key] >= old):
+                return
         self.best = {"metric": key, "value": scores[key], "step": self.step}
         save_checkpoint(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
 
@@ -396,8 +420,8 @@ class Trainer:
         writer = (MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
                   if main else None)
         collector = Collector()
-        phases = self.game.phases(t.d_steps)
-        real_per_step = t.batch_size * sum(p.data for p in phases) * self.dist.world_size  # global
+        phases = self.game.phases()
+        every = {p.every for p in phases}
         check_every_step = self.device.type == "cpu"  # on CPU the check costs no synchronisation
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
@@ -408,36 +432,40 @@ class Trainer:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (t.progress and main),
-                   dynamic_ncols=True, desc=f"{cfg.data.name} {cfg.game}", file=sys.stderr)
-        start_step = self.step
+                   dynamic_ncols=True, desc=f"{cfg.data.name} {cfg.game.name}", file=sys.stderr)
+        images_start = self.images_seen
         self._session_cpu_start = time.process_time()
         # the time spent when this session starts, the same on every rank (from the checkpoint)
         self._ramp_seconds = self._cpu_before if t.clock == "cpu" else self._seconds_before
         t_start = self._session_start = time.perf_counter()
-        w_step, w_time = self.step, t_start
+        w_images, w_time = self.images_seen, t_start
         final = None
         try:
             if not self.resumed and t.sample_every and main:
                 self.sample_grid(f"step-{0:07d}", writer)
             last_step = False
             while not last_step and self.step < t.steps:
-                if t.lr_ramp_down > 0:
+                if self._ramps:
                     self._ramp_down_lr()
-                for i, phase in enumerate(phases):
-                    opt = self.optimizers[phase.player]
-                    opt.zero_grad(set_to_none=True)
+                now_phases = phases if every == {1} else [p for p in phases if self.step % p.every == 0]
+                real_per_step = t.batch_size * sum(p.data for p in now_phases) * self.dist.world_size  # global
+                for i, phase in enumerate(now_phases):
+                    for name in phase.players:
+                        self.optimizers[name].zero_grad(set_to_none=True)
                     batch = self._batch() if phase.data else None
                     with autocast:
-                        stats = self.game.run_phase(phase, batch, phases[i + 1] if i + 1 < len(phases) else None)
-                    scaler = self.scalers.get(phase.player)
-                    if scaler is not None:
-                        scaler.step(opt)
-                        scaler.update()
-                    else:
-                        opt.step()
+                        stats = self.game.run_phase(phase, batch, now_phases[i + 1] if i + 1 < len(now_phases) else None)
+                    for name in phase.players:
+                        scaler = self.scalers.get(name)
+                        if scaler is not None:
+                            scaler.step(self.optimizers[name])
+                            scaler.update()
+                        else:
+                            self.optimizers[name].step()
                     self.game.after_step(phase)
-                    if phase.player in self.ema:
-                        self.ema[phase.player].update(self.players[phase.player], self.step)
+                    for name in phase.players:
+                        if name in self.ema:
+                            self.ema[name].update(self.players[name], self.step)
                     for k, v in stats.items():
                         collector.report(k, v)
                 self.step += 1
@@ -460,14 +488,14 @@ class Trainer:
                 last_step = self.step == t.steps or budget
                 if self.step % t.log_every == 0 or last_step:
                     now = time.perf_counter()
-                    rate = (self.step - w_step) * real_per_step / max(now - w_time, 1e-9)
+                    rate = (self.images_seen - w_images) / max(now - w_time, 1e-9)
                     values = ddp.mean_over_ranks(collector.flush(), self.dist, self.device)
                     values.update({"kimg": self.images_seen / 1000, "img_per_s": rate})
                     if main:
                         writer.scalars(self.step, values)
                         bar.set_postfix_str(_postfix(values), refresh=False)
                         bar.update(self.step - bar.n)
-                    w_step, w_time = self.step, now
+                    w_images, w_time = self.images_seen, now
                 if main and t.sample_every and self.step % t.sample_every == 0 and not last_step:
                     self.sample_grid(f"step-{self.step:07d}", writer)
                 if main and cfg.eval.every and (self.step % cfg.eval.every == 0 or last_step):
@@ -491,17 +519,18 @@ class Trainer:
                 writer.close()
         session = time.perf_counter() - t_start
         return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
-                "seconds": session, "img_per_s": (self.step - start_step) * real_per_step / max(session, 1e-9),
+                "seconds": session, "img_per_s": (self.images_seen - images_start) / max(session, 1e-9),
                 "processes": self.dist.world_size, "batch_per_process": t.batch_size,
                 "train_seconds": self._seconds_before, "cpu_seconds": self._cpu_before,
                 "final_grid": str(final) if final is not None else None,
                 "checkpoint": str(self.last_checkpoint)}
 
-    def _batch(self):
-        x, y = self.data.batch(self.sampler.next())
-        if self.cfg.train.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y
+    def _batch(self) -> dict[str, torch.Tensor]:
+        batch = self.data.take(self.sampler.next())
+        if self.cfg.train.channels_last:
+            batch = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+                     for k, v in batch.items()}
+        return batch
 
     def _check_finite(self, collector: Collector, other_rank: bool = False) -> None:
         bad = collector.nonfinite() or (["a loss on another process"] if other_rank else [])
@@ -526,10 +555,20 @@ class Trainer:
         return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
+def _heldout(cfg: Config):
+    """The test split of the run's data (for a translation game's preview inputs), or None."""
+    import dataclasses
+
+    try:
+        return load_data(dataclasses.replace(cfg.data, split="test"))
+    except GankitError:
+        return None
+
+
 def _postfix(v: dict[str, float]) -> str:
     parts = []
-    for key, label in (("loss/D", "D"), ("loss/G", "G"), ("D(x)", "D(x)"), ("D(G(z))", "D(G(z))")):
-        if key in v and math.isfinite(v[key]):
-            parts.append(f"{label} {v[key]:.3f}")
+    for key, value in v.items():  # every loss, and D's outputs as probabilities where the objective has them
+        if (key.startswith("loss/") or key.startswith("D(")) and key.count("/") <= 1 and math.isfinite(value):
+            parts.append(f"{key.removeprefix('loss/')} {value:.3f}")
     parts.append(f"{v['img_per_s']:.0f} img/s")
     return " ".join(parts)

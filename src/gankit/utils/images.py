@@ -79,3 +79,20 @@ def save_images(images: torch.Tensor, folder: str | Path) -> list[Path]:
         Image.fromarray(arr).save(path)
         paths.append(path)
     return paths
+
+
+def save_named_images(images: torch.Tensor, folder: str | Path, names: list[str]) -> list[Path]:
+    """One image per name (relative paths, sub-folders kept; the format follows each name's extension)
+    in ``folder``: (B, C, H, W) in [-1, 1]."""
+    from PIL import Image
+
+    folder = Path(folder)
+    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    paths = []
+    for img, name in zip(x, names, strict=True):
+        arr = img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(path)
+        paths.append(path)
+    return paths

@@ -51,8 +51,8 @@ def training_2d_figure(out_path: str | Path, preset: str = "toy-ring8", snapshot
     snapshots = sorted(set(int(s) for s in snapshots))
     if not snapshots or snapshots[0] < 0:
         raise ValueError("snapshots: give one or more steps >= 0")
-    # trained in pieces (one fit per snapshot), so the learning rate stays constant (no lr_ramp_down)
-    cfg = load_config(preset, [*overrides, f"seed={seed}", f"train.steps={max(snapshots[-1], 1)}", "train.lr_ramp_down=0",
+    # trained in pieces (one fit per snapshot), so the learning rate stays constant (no ramp-down)
+    cfg = load_config(preset, [*overrides, f"seed={seed}", f"train.steps={max(snapshots[-1], 1)}", "optim.default.ramp_down=0",
                                "train.sample_every=0", "train.checkpoint_every=0", "eval.every=0",
                                "train.progress=false", "train.tensorboard=false"])
     plt = _pyplot()
@@ -71,7 +71,7 @@ def training_2d_figure(out_path: str | Path, preset: str = "toy-ring8", snapshot
                     trainer.fit()
                 xx, yy, surface = decision_surface(game, span)
                 ax.contourf(xx.numpy(), yy.numpy(), surface.numpy(), levels=20, cmap="RdBu_r", alpha=0.8)
-                draw_points(ax, game.sample(z).cpu(), data.means, None, title=f"step {step}", color="black")
+                draw_points(ax, game.generate({"z": z}).cpu(), data.means, None, title=f"step {step}", color="black")
             fig.suptitle(f"{preset}: G's samples (dots) over the true modes (x); D's output, red = real",
                          fontsize=8)
         except BaseException:

@@ -1,0 +1,122 @@
+"""The game contract: every registered game trains, resumes bit-exactly, round-trips its state, and
+draws its previews and outputs through one ``generate`` with the documented shapes."""
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import pytest
+import torch
+
+from gankit.api import load_run, prepare_training, train
+from gankit.games import GAMES, Game
+from gankit.train.checkpoint import load_checkpoint
+
+# One tiny configuration per registered game: a new game adds its line here (the first test says so).
+CONTRACT = {
+    "gan": ("gan-digits", ["model.g.width=8", "model.d.width=8", "train.ema_decay=0.9"]),
+    "pix2pix": ("pix2pix-edges2digits", ["data.resolution=16", "model.g.width=4", "model.d.width=4",
+                                         "train.batch_size=8", "optim.default.ramp_down=0"]),
+}  # (no learning-rate ramp: the resume test stops a shorter run; tests/test_lr_ramp.py resumes ramps)
+FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=2", "train.sample_every=0",
+        "train.checkpoint_every=0"]
+
+
+def test_every_registered_game_has_a_contract_configuration():
+    assert set(GAMES.names()) == set(CONTRACT)
+
+
+def _overrides(name: str, steps: int) -> tuple[str, list[str]]:
+    preset, extra = CONTRACT[name]
+    return preset, FAST + extra + [f"train.steps={steps}"]
+
+
+@pytest.fixture(params=sorted(CONTRACT))
+def game_name(request):
+    return request.param
+
+
+def test_a_few_steps_train_and_log_finite_losses(tmp_path, game_name):
+    preset, sets = _overrides(game_name, 4)
+    summary = train(preset, sets, out=tmp_path / "run")
+    assert summary["steps"] == 4
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4]
+    losses = {k for r in rows for k in r if k.startswith("loss/")}
+    assert losses and all(torch.isfinite(torch.tensor(r[k])) for r in rows for k in losses)
+    state = load_checkpoint(tmp_path / "run")
+    assert state["format"] == 2 and state["config"]["game"]["name"] == game_name
+
+
+def test_resume_is_bit_exact(tmp_path, game_name):
+    preset, sets = _overrides(game_name, 6)
+    train(preset, sets, out=tmp_path / "straight")
+    train(preset, _overrides(game_name, 3)[1], out=tmp_path / "split")
+    train(resume=tmp_path / "split", overrides=["train.steps=6"])
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "split")
+    for who in ("players", "ema"):
+        assert a[who].keys() == b[who].keys()
+        for name in a[who]:
+            for k in a[who][name]:
+                torch.testing.assert_close(a[who][name][k], b[who][name][k], rtol=0, atol=0, msg=f"{who}.{name}.{k}")
+    for name in a["optimizers"]:
+        for i, st in a["optimizers"][name]["state"].items():
+            for k in st:
+                torch.testing.assert_close(st[k], b["optimizers"][name]["state"][i][k], rtol=0, atol=0)
+    assert a["game"] == b["game"] and a["sampler"] == b["sampler"] and a["images_seen"] == b["images_seen"]
+
+
+def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
+    preset, sets = _overrides(game_name, 1)
+    trainer = prepare_training(preset, sets + ["train.grid_size=12"], out=tmp_path / "run")
+    game: Game = trainer.game
+    assert isinstance(game, Game) and game.kind in ("noise", "translation")
+    assert set(game.optimized) <= set(game.players) and set(game.averaged) <= set(game.players)
+    phases = game.phases()
+    assert phases and all(set(p.players) <= set(game.optimized) and p.every >= 1 for p in phases)
+    preview = trainer.preview
+    out = game.generate(preview)
+    n = len(next(iter(preview.values())))
+    assert 1 <= n <= 12 and out.shape == (n, *trainer.data.shape)
+    assert out.dtype == torch.float32 and out.abs().max() <= 1
+    images, nrow = game.picture(preview)
+    assert images.shape[1:] == out.shape[1:] and len(images) % n == 0 and (nrow is None or nrow >= 1)
+    # generate draws with the players it is given (an EMA copy, say), not the live ones
+    other = {name: copy.deepcopy(m) for name, m in game.players.items()}
+    for m in other.values():
+        for p in m.parameters():
+            p.data.mul_(0.5)
+    assert not torch.equal(game.generate(preview, other), out)
+    torch.testing.assert_close(game.generate(preview), out, rtol=0, atol=0)  # deterministic, live ones untouched
+    if game.kind == "noise":
+        assert game.sample_inputs(5, seed=3).keys() == preview.keys() - {"y"} | ({"y"} & preview.keys())
+        torch.testing.assert_close(game.generate(game.sample_inputs(5, seed=3)),
+                                   game.generate(game.sample_inputs(5, seed=3)), rtol=0, atol=0)
+    else:
+        x = preview["A"][:3]
+        torch.testing.assert_close(game.generate(game.translate_inputs(x)), out[:3], rtol=0, atol=1e-6)  # batch of 3
+
+
+def test_game_state_round_trips_through_a_weights_only_file(tmp_path, game_name):
+    preset, sets = _overrides(game_name, 3)
+    trainer = prepare_training(preset, sets, out=tmp_path / "run")
+    trainer.fit()
+    state = trainer.game.state_dict()
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    back = torch.load(buf, weights_only=True)
+    fresh = prepare_training(preset, sets, out=tmp_path / "other").game
+    fresh.load_state_dict(back)
+    assert fresh.state_dict() == state
+
+
+def test_load_run_draws_what_the_trainer_drew(tmp_path, game_name):
+    preset, sets = _overrides(game_name, 2)
+    trainer = prepare_training(preset, sets, out=tmp_path / "run")
+    trainer.fit()
+    run = load_run(tmp_path / "run")
+    torch.testing.assert_close(run.generate(trainer.preview), trainer.game.generate(trainer.preview,
+                                                                                       trainer.sampling_players()),
+                               rtol=0, atol=1e-6)

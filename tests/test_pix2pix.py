@@ -1,0 +1,173 @@
+"""pix2pix on the generalised core: its losses by hand, its ablation settings, translation and scoring."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from gankit.api import evaluate_run, load_run, prepare_training, train, translate
+from gankit.cli import main
+from gankit.config import load_config
+from gankit.errors import ConfigError
+
+TINY = ["data.resolution=16", "model.g.width=4", "model.d.width=4", "train.batch_size=8", "train.progress=false",
+        "train.tensorboard=false", "train.sample_every=0", "train.checkpoint_every=0", "train.log_every=1"]
+
+
+class _ConstD(nn.Module):
+    """A patch 'discriminator' that answers ``value`` on a 2x2 patch map and records its inputs."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value, self.seen = value, []
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return self.value + self.w * 0 + torch.zeros(x.shape[0], 1, 2, 2)
+
+
+def _tiny(tmp_path, extra=()):
+    return prepare_training("pix2pix-edges2digits", TINY + list(extra), out=tmp_path / "run")
+
+
+def test_losses_by_hand_and_what_d_sees(tmp_path):
+    trainer = _tiny(tmp_path, ["game.lambda_l1=10"])
+    game = trainer.game
+    D = _ConstD(0.0)
+    game.players["D"] = game.D = D
+    game._wrapped = {}
+    losses = []
+    game.backward = lambda loss, player: losses.append((player, loss.detach()))
+    batch = trainer._batch()
+    phases = game.phases()
+    assert [(p.name, p.players, p.data) for p in phases] == [("D", ("D",), True), ("G", ("G",), False)]
+    d_stats = game.run_phase(phases[0], batch, phases[1])
+    # D judges (input, target) and (input, G(input)): the pair concatenated along channels
+    real_in, fake_in = D.seen
+    torch.testing.assert_close(real_in, torch.cat([batch["A"], batch["B"]], 1))
+    fake = game._fake.detach()
+    torch.testing.assert_close(fake_in, torch.cat([batch["A"], fake], 1))
+    # logits 0: cross-entropy ln 2 on real and on fake; the paper halves D's objective
+    assert losses[0][0] == "D"
+    torch.testing.assert_close(d_stats["loss/D"], torch.tensor(2 * math.log(2)))
+    torch.testing.assert_close(losses[0][1], torch.tensor(math.log(2)))
+    g_stats = game.run_phase(phases[1], None, None)
+    l1 = (fake - batch["B"]).abs().mean()
+    torch.testing.assert_close(g_stats["loss/L1"], l1)
+    torch.testing.assert_close(g_stats["loss/G_adv"], torch.tensor(math.log(2)))  # non-saturating at logit 0
+    torch.testing.assert_close(losses[1][1], 10 * l1 + math.log(2))
+
+
+def test_l1_gradient_pulls_the_output_toward_the_target(tmp_path):
+    trainer = _tiny(tmp_path, ["game.adversarial=false"])
+    game = trainer.game
+    assert set(game.players) == {"G"} and [p.name for p in game.phases()] == ["G"]
+    batch = trainer._batch()
+    outs = []
+    game.G.register_forward_hook(lambda m, i, o: o.retain_grad() or outs.append(o))
+    game.run_phase(game.phases()[0], batch)
+    out = outs[0]
+    # d(lambda * mean|out - B|)/d out = lambda * sign(out - B) / N: every pixel is pushed toward its target
+    expected = 100.0 * torch.sign(out.detach() - batch["B"]) / out.numel()
+    torch.testing.assert_close(out.grad, expected)
+
+
+def test_unconditional_d_sees_the_output_alone(tmp_path):
+    trainer = _tiny(tmp_path, ["game.conditional_d=false"])
+    assert next(trainer.game.D.parameters()).shape[1] == 1  # the first conv reads 1 channel, not 2
+    trainer.fit()
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"unknown config key 'game.lambda_l1' for 'gan'"):
+        load_config("dcgan-mnist", ["game.lambda_l1=10"])
+    with pytest.raises(ConfigError, match=r"tricks.pack: 2 is not used by game 'pix2pix'"):
+        load_config("pix2pix-edges2digits", ["tricks.pack=2"])
+    with pytest.raises(ConfigError, match="game.lambda_l1: -1.0 must be >= 0"):
+        load_config("pix2pix-edges2digits", ["game.lambda_l1=-1"])
+    with pytest.raises(ConfigError, match="did you mean game.lambda_l1"):
+        load_config("pix2pix-edges2digits", ["game.lambda_l2=1"])
+    cfg = load_config("dcgan-mnist", ["game.name=pix2pix", "data.name=edges2digits", "model.g.name=unet",
+                                      "model.d.name=patchgan"])
+    assert cfg.game.lambda_l1 == 100.0 and cfg.model.g.dropout == 0.5 and cfg.model.d.patch == "auto"
+    assert cfg.model.g.width == 64  # the shared key, set by the preset, is kept when the family changes
+
+
+def test_pix2pix_needs_paired_data_and_gan_needs_one_image_set(tmp_path):
+    with pytest.raises(ConfigError, match="pix2pix learns from paired images; data.name='digits'"):
+        prepare_training("pix2pix-edges2digits", TINY + ["data.name=digits"], out=tmp_path / "a")
+    with pytest.raises(ConfigError, match="'gan' learns one image set, but data.name='edges2digits' yields A/B"):
+        prepare_training("gan-digits", ["data.name=edges2digits"], out=tmp_path / "b")
+
+
+def test_optimizer_keys_name_players(tmp_path):
+    with pytest.raises(ConfigError, match=r"optim.g_ab: game 'pix2pix' has no optimized player 'g_ab'.*players: g, d"):
+        _tiny(tmp_path, ["optim.g_ab.lr=1e-3"])
+    tr = _tiny(tmp_path, ["optim.default.lr=1e-3", "optim.default.ramp_down=0", "optim.d.lr=4e-3", "optim.d.ramp_down=1", "train.steps=10"])
+    assert tr.optimizers["G"].param_groups[0]["lr"] == 1e-3
+    tr.fit()
+    # D's rate fell linearly to 0 over the whole run; G's stayed constant (no ramp of its own)
+    assert tr.optimizers["D"].param_groups[0]["lr"] == pytest.approx(4e-3 * 1 / 10)
+    assert tr.optimizers["G"].param_groups[0]["lr"] == 1e-3
+
+
+def test_translate_command_writes_one_output_per_input(tmp_path, capsys):
+    train("pix2pix-edges2digits", TINY + ["train.steps=2"], out=tmp_path / "run")
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "sub/b.png"):
+        Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(src / name)
+    (src / "broken.png").write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\): broken.png"):
+        assert main(["translate", str(tmp_path / "run"), "--input", str(src), "--out", str(tmp_path / "out"),
+                     "--grid", str(tmp_path / "grid.png")]) == 0
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == \
+        ["a.png", "sub/b.png"]
+    # the written output is the run's translation of the decoded input (16 px, 8-bit)
+    from gankit.data.inputs import read_translation_inputs
+
+    names, x, _ = read_translation_inputs(src / "a.png", 16, 1)
+    want = translate(tmp_path / "run", x)
+    got = torch.from_numpy(np.array(Image.open(tmp_path / "out" / "a.png"))).float() / 127.5 - 1
+    torch.testing.assert_close(got, want[0, 0], rtol=0, atol=1 / 127.5)
+    assert Image.open(tmp_path / "grid.png").size[0] > Image.open(tmp_path / "grid.png").size[1]
+    # a run that does not translate says so, exit 2
+    train("gan-digits", TINY[3:] + ["train.steps=1"], out=tmp_path / "gan")
+    capsys.readouterr()
+    assert main(["translate", str(tmp_path / "gan"), "--input", str(src), "--out", str(tmp_path / "o2")]) == 2
+    assert "does not translate images; draw from it with gankit sample" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.png")]) == 2
+    assert "translates images; it does not sample from noise" in capsys.readouterr().err
+
+
+def test_eval_scores_the_held_out_pairs(tmp_path):
+    train("pix2pix-edges2digits", TINY + ["train.steps=2"], out=tmp_path / "run")
+    res = evaluate_run(tmp_path / "run", metrics=["l1", "psnr", "ssim"], n=50)
+    run = load_run(tmp_path / "run")
+    from gankit.config import DataConfig
+    from gankit.data import load_data
+
+    held = load_data(DataConfig(name="edges2digits", split="test", resolution=16)).batch(torch.arange(50))
+    out = run.generate({"A": held["A"]})
+    assert res.scores["l1[pixels]"] == pytest.approx(float((out - held["B"]).abs().mean()), rel=1e-5)
+    mse = (out.double() - held["B"].double()).pow(2).flatten(1).mean(1)
+    assert res.scores["psnr[pixels]"] == pytest.approx(float((10 * torch.log10(4 / mse)).mean()), rel=1e-5)
+    assert -1 <= res.scores["ssim[pixels]"] <= 1
+
+
+def test_best_checkpoint_follows_l1(tmp_path):
+    tr = _tiny(tmp_path, ["train.steps=4", "eval.every=2", "eval.n=16", "eval.metrics=[l1]", "eval.best=l1"])
+    tr.fit()
+    rows = [__import__("json").loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    scores = {r["step"]: r["eval/l1[pixels]"] for r in rows if "eval/l1[pixels]" in r}
+    best_step = min(scores, key=scores.get)
+    assert tr.best == {"metric": "l1[pixels]", "value": scores[best_step], "step": best_step}
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
+    with pytest.raises(ConfigError, match="eval.best: 'nope' is not a score"):
+        _tiny(tmp_path / "x", ["eval.every=2", "eval.best=nope"])
