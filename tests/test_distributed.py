@@ -54,9 +54,12 @@ def assert_same_weights(a: dict, b: dict) -> None:
     ["model.g.conditioning=concat", "model.d.conditioning=ac"],         # labels; D returns (logit, class logits)
     ["model.g.name=dcgan", "model.d.name=dcgan", "model.g.width=8", "model.d.width=8",
      "model.g.conditioning=cbn", "model.d.conditioning=projection", "loss=hinge"],  # class BatchNorm, projection
-], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn"])
+    ["pix2pix-edges2digits", "data.resolution=16", "model.g.width=4", "model.d.width=4",
+     "optim.default.ramp_down=0"],  # a translation game: paired batches, G's output kept from D's phase to G's
+], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
-    torchrun(tmp_path, "gan-digits", 6, *TINY, *overrides, "train.checkpoint_every=3")
+    preset, overrides = (overrides[0], overrides[1:]) if "=" not in overrides[0] else ("gan-digits", overrides)
+    torchrun(tmp_path, preset, 6, *TINY, *overrides, "train.checkpoint_every=3")
     full, resumed = weights(tmp_path, "full"), weights(tmp_path, "resumed")
     assert full[0]["world"] == 2 and full[0]["threads"] == 1
     assert_same_weights(full[0], full[1])  # DDP keeps the ranks in lockstep

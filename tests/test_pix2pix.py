@@ -14,7 +14,7 @@ from gankit.cli import main
 from gankit.config import load_config
 from gankit.errors import ConfigError
 
-TINY = ["data.resolution=16", "model.g.width=4", "model.d.width=4", "train.batch_size=8", "train.progress=false",
+TINY = ["train.steps=3", "data.resolution=16", "model.g.width=4", "model.d.width=4", "train.batch_size=8", "train.progress=false",
         "train.tensorboard=false", "train.sample_every=0", "train.checkpoint_every=0", "train.log_every=1"]
 
 
@@ -78,7 +78,7 @@ def test_l1_gradient_pulls_the_output_toward_the_target(tmp_path):
 
 
 def test_unconditional_d_sees_the_output_alone(tmp_path):
-    trainer = _tiny(tmp_path, ["game.conditional_d=false"])
+    trainer = _tiny(tmp_path, ["game.conditional_d=false", "train.steps=3"])
     assert next(trainer.game.D.parameters()).shape[1] == 1  # the first conv reads 1 channel, not 2
     trainer.fit()
 
@@ -138,7 +138,7 @@ def test_translate_command_writes_one_output_per_input(tmp_path, capsys):
     torch.testing.assert_close(got, want[0, 0], rtol=0, atol=1 / 127.5)
     assert Image.open(tmp_path / "grid.png").size[0] > Image.open(tmp_path / "grid.png").size[1]
     # a run that does not translate says so, exit 2
-    train("gan-digits", TINY[3:] + ["train.steps=1"], out=tmp_path / "gan")
+    train("gan-digits", TINY[4:] + ["train.steps=1"], out=tmp_path / "gan")
     capsys.readouterr()
     assert main(["translate", str(tmp_path / "gan"), "--input", str(src), "--out", str(tmp_path / "o2")]) == 2
     assert "does not translate images; draw from it with gankit sample" in capsys.readouterr().err
@@ -171,3 +171,32 @@ def test_best_checkpoint_follows_l1(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
     with pytest.raises(ConfigError, match="eval.best: 'nope' is not a score"):
         _tiny(tmp_path / "x", ["eval.every=2", "eval.best=nope"])
+
+
+def test_a_resumed_run_trains_with_the_optimizer_settings_it_records(tmp_path):
+    train("pix2pix-edges2digits", TINY + ["train.steps=2", "optim.default.ramp_down=0"], out=tmp_path / "run")
+    tr = prepare_training(resume=tmp_path / "run", overrides=["train.steps=3", "optim.d.lr=1e-3",
+                                                              "optim.d.betas=[0.0,0.9]"])
+    group = tr.optimizers["D"].param_groups[0]
+    assert group["lr"] == 1e-3 and group["betas"] == (0.0, 0.9)
+    assert tr.optimizers["G"].param_groups[0]["lr"] == 2e-4
+    tr.fit()
+    assert "lr: 0.001" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def test_a_users_unlabelled_pairs_train_and_score_what_can_be_scored(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    for i in range(10):
+        a = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+        for side, img in (("A", a), ("B", 255 - a)):  # the target: the negative of the input
+            (tmp_path / "pairs" / side).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(tmp_path / "pairs" / side / f"{i:02d}.png")
+    train("pix2pix-edges2digits", TINY + ["data.name=paired", f"data.path={tmp_path / 'pairs'}"], out=tmp_path / "run")
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--n", "10"]) == 0
+    out = capsys.readouterr()
+    assert "l1[pixels]" in out.out and "ssim[pixels]" in out.out and "fid[" not in out.out
+    assert "scored on training pairs: 'paired' has no held-out split" in out.err
+    assert "feature metrics skipped: classifier:paired: no classifier for PairedData" in out.err
+    # asked for by name, FID says why it cannot be had, exit 2
+    assert main(["eval", str(tmp_path / "run"), "--metrics", "fid"]) == 2

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from ..config import DataConfig
 from ..errors import DataError
 from .core import ImageData, PairedData, UnpairedData
-from .sources import (IMAGE_EXTENSIONS, SOURCES, Source, _decode, _load_fashion, _load_mnist, _locate_fashion,
+from .sources import (IMAGE_EXTENSIONS, SOURCES, Source, _decode, fit_pil, _load_fashion, _load_mnist, _locate_fashion,
                       _locate_mnist, _progress)
 
 __all__ = ["edge_map", "edge_sigma", "domain_names", "EDGE_SIGMA", "EDGE_LOW", "EDGE_HIGH"]
@@ -185,11 +185,7 @@ def edge_map(images: torch.Tensor, sigma: float = EDGE_SIGMA, low: float = EDGE_
 
 
 def _source(name: str, description: str, load, locate, **extra) -> None:
-    """Register a Source, passing ``extra`` fields (``sides``, ``target``) only where the Source
-    dataclass has them."""
-    fields = getattr(Source, "__dataclass_fields__", {})
-    SOURCES.register(name)(Source(name, description, load, locate,
-                                  **{k: v for k, v in extra.items() if k in fields}))
+    SOURCES.register(name)(Source(name, description, load, locate, **extra))
 
 
 def _orient(data: PairedData, cfg: DataConfig) -> PairedData:
@@ -263,21 +259,7 @@ def _split_folders(base: Path, cfg: DataConfig, what: str) -> tuple[list[Path], 
                     "add it or choose another split")
 
 
-def _fit(im, resolution: int, channels: int) -> np.ndarray:
-    """An open PIL image -> uint8 (C, resolution, resolution): the conversion, centre crop and
-    resampling of :func:`gankit.data.sources._decode`, for images already in memory (AB halves)."""
-    from PIL import Image
-
-    im = im.convert("L" if channels == 1 else "RGB")
-    w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    im = im.crop((left, top, left + side, top + side))
-    if side != resolution:
-        im = im.resize((resolution, resolution), Image.Resampling.BICUBIC if side < resolution
-                       else Image.Resampling.LANCZOS)
-    arr = np.asarray(im, dtype=np.uint8)
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+_fit = fit_pil  # the folder source's conversion, for images already in memory (AB halves)
 
 
 def _warn_skipped(what: str, bad: list[str], total: int, pairs: bool) -> None:

@@ -273,15 +273,23 @@ def _decode(path: Path, resolution: int, channels: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
-        w, h = im.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        im = im.crop((left, top, left + side, top + side))
-        if side != resolution:
-            im = im.resize((resolution, resolution), Image.Resampling.BICUBIC if side < resolution
-                           else Image.Resampling.LANCZOS)
-        arr = np.asarray(im, dtype=np.uint8)
+        return fit_pil(im, resolution, channels)
+
+
+def fit_pil(im, resolution: int, channels: int) -> np.ndarray:
+    """An open PIL image -> uint8 (C, resolution, resolution): converted to ``channels``, centre-cropped
+    to a square and resampled (bicubic up, Lanczos down)."""
+    from PIL import Image
+
+    im = im.convert("L" if channels == 1 else "RGB")
+    w, h = im.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    im = im.crop((left, top, left + side, top + side))
+    if side != resolution:
+        im = im.resize((resolution, resolution), Image.Resampling.BICUBIC if side < resolution
+                       else Image.Resampling.LANCZOS)
+    arr = np.asarray(im, dtype=np.uint8)
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 

@@ -104,7 +104,12 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
     native = dict(name=data_cfg.name, path=data_cfg.path, resolution=res, channels=data_cfg.channels)
     train = load_data(DataConfig(split="train", **native))
     if not isinstance(train, ImageData):
-        raise GankitError(f"classifier:{data_cfg.name}: the data are points, not images; score them with the modes metric")
+        if len(getattr(train, "shape", ())) == 1:
+            raise GankitError(f"classifier:{data_cfg.name}: the data are points, not images; score them with the modes "
+                              f"metric")
+        raise GankitError(f"classifier:{data_cfg.name}: no classifier for {type(train).__name__} (its images have no "
+                          f"class labels to learn); use --extractor inception-v3, or classifier:NAME of a dataset "
+                          f"whose classes the outputs should show")
     try:
         test = load_data(DataConfig(split="test", **native))
     except GankitError as e:

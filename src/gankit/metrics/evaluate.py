@@ -181,7 +181,8 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
         if why is not None:
             if explicit:
                 raise GankitError(f"{name}: {why}")
-            if not metric.needs & {"labels", "targets"}:  # those are for other kinds of runs: no note
+            quiet = metric.needs & {"labels", "targets"} or (extractor is None and metric.needs & {"features", "probs"})
+            if not quiet:  # (metrics for other kinds of runs; no extractor: the caller says why, once)
                 res.notes.append(f"{name} skipped: {why}")
             continue
         res.scores.update(metric.compute(ctx))
@@ -228,9 +229,9 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
         try:
             extractor = build_extractor(extractor_spec, ref_cfg, device, inception_weights)
         except GankitError as e:
-            if metrics is not None:
-                raise
-            notes.append(f"feature metrics skipped: {e}")  # the defaults: score what can be scored
+            if metrics is not None or extractor_spec not in ("auto", "classifier"):
+                raise  # metrics or an extractor asked for by name: say why they cannot be had
+            notes.append(f"feature metrics skipped: {e}")  # the defaults (e.g. unlabelled pairs): score what can be
     res = evaluate(fake, ref_cfg, extractor, metrics, train=ref_train, heldout=heldout, seed=seed,
                    labels=extra.get("labels"), targets=extra.get("targets"))
     res.notes = notes + res.notes

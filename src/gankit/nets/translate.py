@@ -38,6 +38,8 @@ import math
 import torch
 import torch.nn as nn
 
+from .dcgan import dcgan_init
+
 NORMS = ("batch", "instance", "none")
 _PATCH_FRACTION = 70 / 256  # the paper's 70x70 patches on 256x256 images
 
@@ -55,16 +57,7 @@ def _norm(norm: str, channels: int) -> list[nn.Module]:
     return []
 
 
-def normal_init(module: nn.Module) -> None:
-    """pix2pix's "normal" init: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+normal_init = dcgan_init  # pix2pix's "normal" init: weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0
 
 
 def _channels(width: int, level: int) -> int:

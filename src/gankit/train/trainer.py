@@ -223,6 +223,15 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = o.lr * f
 
+    def _apply_optim_settings(self, name: str, opt: torch.optim.Optimizer) -> None:
+        """Put player ``name``'s configured hyperparameters into its (restored) optimizer, so that a
+        run resumed with ``--set optim.d.lr=...`` trains with what it says."""
+        o = self.cfg.optim.resolve(name)
+        keys = {"lr": o.lr, "eps": o.eps, "weight_decay": o.weight_decay,
+                **({"betas": tuple(o.betas)} if o.name == "adam" else {"alpha": o.alpha})}
+        for group in opt.param_groups:
+            group.update({k: v for k, v in keys.items() if k in group})
+
     @property
     def _ramps(self) -> bool:
         return any(self.cfg.optim.resolve(name).ramp_down > 0 for name in self.optimizers)
@@ -260,6 +269,7 @@ class Trainer:
                 m.load_state_dict(state["players"][k])
             for k, o in self.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
+                self._apply_optim_settings(k, o)  # the settings of this session, as config.yaml records them
             for k, e in self.ema.items():
                 # a run that turns EMA on when resumed starts the average from the current weights
                 e.load_state_dict(state.get("ema", {}).get(k) or self.players[k].state_dict())
