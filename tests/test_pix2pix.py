@@ -169,8 +169,10 @@ def test_best_checkpoint_follows_l1(tmp_path):
     best_step = min(scores, key=scores.get)
     assert tr.best == {"metric": "l1[pixels]", "value": scores[best_step], "step": best_step}
     assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
-    with pytest.raises(ConfigError, match="eval.best: 'nope' is not a score"):
+    with pytest.raises(ConfigError, match="eval.best: .nope. is not a score"):
         _tiny(tmp_path / "x", ["eval.every=2", "eval.best=nope"])
+    with pytest.raises(ConfigError, match=r"eval.best: .psnr. is not a score of eval.metrics \(l1\)"):
+        _tiny(tmp_path / "y", ["eval.every=2", "eval.metrics=[l1]", "eval.best=psnr"])
 
 
 def test_a_resumed_run_trains_with_the_optimizer_settings_it_records(tmp_path):
@@ -200,3 +202,43 @@ def test_a_users_unlabelled_pairs_train_and_score_what_can_be_scored(tmp_path, c
     assert "feature metrics skipped: classifier:paired: no classifier for PairedData" in out.err
     # asked for by name, FID says why it cannot be had, exit 2
     assert main(["eval", str(tmp_path / "run"), "--metrics", "fid"]) == 2
+
+
+def test_translate_refuses_to_write_over_its_inputs(tmp_path, capsys):
+    train("pix2pix-edges2digits", TINY + ["train.steps=1"], out=tmp_path / "run")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(tmp_path / "in" / "a.png")
+    (tmp_path / "file.txt").write_text("x")
+    for out in (tmp_path / "in", tmp_path / "in" / "out", tmp_path / "file.txt"):
+        capsys.readouterr()
+        assert main(["translate", str(tmp_path / "run"), "--input", str(tmp_path / "in"), "--out", str(out)]) == 2
+        assert capsys.readouterr().err.startswith("gankit: error: --out")
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.png"]
+
+
+def test_config_errors_of_the_redesign_name_the_key():
+    with pytest.raises(ConfigError, match=r"'train.lr_ramp_down' has moved: use optim.default.ramp_down"):
+        load_config("gan-digits", ["train.lr_ramp_down=0.5"])
+    with pytest.raises(ConfigError, match=r"model.g.name: 'unet' is not a network of game 'gan'"):
+        load_config("gan-digits", ["model.g.name=unet"])
+    with pytest.raises(ConfigError, match=r"train.ema_bn_stats: 'recompute' draws noise inputs"):
+        load_config("pix2pix-edges2digits", ["model.g.norm=batch", "train.ema_decay=0.9"])
+
+
+def test_resuming_with_another_optimizer_is_refused(tmp_path):
+    train("pix2pix-edges2digits", TINY + ["train.steps=1"], out=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"optim.d.name: the run trained player D with adam"):
+        prepare_training(resume=tmp_path / "run", overrides=["train.steps=2", "optim.d.name=rmsprop"])
+
+
+def test_a_conditional_gan_learns_domains_as_its_classes(tmp_path):
+    rng = np.random.default_rng(2)
+    for dom in ("cats", "dogs"):
+        (tmp_path / "d" / dom).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "d" / dom / f"{i}.png")
+    train("gan-digits", ["data.name=domains", f"data.path={tmp_path / 'd'}", "data.resolution=8",
+                         "model.g.conditioning=concat", "model.d.conditioning=concat", "train.steps=2",
+                         "train.batch_size=4", "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
+          out=tmp_path / "run")
+    assert load_run(tmp_path / "run").game.num_classes == 2

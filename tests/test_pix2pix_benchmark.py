@@ -63,3 +63,25 @@ def test_rows_parse(benchmark_module):
     assert bench.parse_rows("L1, cgan,l1+cgan,l1") == ["l1", "cgan", "l1+cgan"]
     with pytest.raises(SystemExit):
         bench.parse_rows("l1,gan")
+
+
+def test_correctness_and_paired_bootstrap(benchmark_module):
+    bench = benchmark_module("pix2pix")
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    assert bench.correctness(probs, torch.tensor([0, 1, 1, 0])) == "1100"
+    boot = bench.bootstrap({"a": "1100" * 50, "b": "1110" * 50, "t": "1111" * 50}, draws=300)
+    assert set(boot) == {"a", "b", "t"} and all(v.shape == (300,) for v in boot.values())
+    assert torch.all(boot["t"] == 1) and abs(float(boot["a"].mean()) - 0.5) < 0.02
+    assert torch.all(boot["b"] >= boot["a"])  # paired: the same pairs are drawn for every row
+    lo, hi = bench.interval(boot["a"])
+    assert 0.4 < lo < 0.5 < hi < 0.6
+    with pytest.raises(ValueError):
+        bench.bootstrap({"a": "10", "b": "101"})
+
+
+def test_verdict_with_intervals(benchmark_module):
+    bench = benchmark_module("pix2pix")
+    rows = {k: {**_record(k, f, a), "correct": c} for k, f, a, c in
+            [("l1", 5.0, 0.5, "10" * 100), ("cgan", 3.0, 0.6, "110" * 66 + "11"), ("l1+cgan", 2.0, 0.75, "1110" * 50)]}
+    v = bench.verdict(rows, {"correct": "1" * 200})
+    assert "95% interval over the held-out pairs" in v[1] and "L1+cGAN − cGAN" in v[-1]

@@ -158,16 +158,22 @@ def _cmd_translate(args) -> int:
                           f"draw from it with gankit sample")
     from .data.inputs import read_translation_inputs
 
+    out, src = Path(args.out).resolve(), Path(args.input).resolve()
+    if out.exists() and not out.is_dir():
+        raise GankitError(f"--out {args.out!r} is a file; give a folder for the translations")
+    if out == src or src in out.parents or out in src.parents:  # outputs would overwrite inputs, or be read as inputs
+        raise GankitError(f"--out {args.out!r} overlaps --input {args.input!r}; write the translations elsewhere")
     shape = run.game.input_shape
-    names, images, targets = read_translation_inputs(args.input, shape[1], shape[0])
+    names, images, _ = read_translation_inputs(args.input, shape[1], shape[0])
     outputs = run.generate(run.game.translate_inputs(images), batch_size=100)
     paths = save_named_images(outputs, args.out, names)
     print(f"wrote {len(paths)} translations to {args.out}")
     if args.grid:
+        _, _, targets = read_translation_inputs(args.input, shape[1], shape[0], target_channels=outputs.shape[1])
         k = min(64, len(images))
         cols = [images[:k], outputs[:k]] + ([targets[:k]] if targets is not None else [])
-        if images.shape[1] != outputs.shape[1]:  # grey inputs beside colour outputs
-            cols = [c.expand(-1, outputs.shape[1], -1, -1) if c.shape[1] == 1 else c for c in cols]
+        c = max(col.shape[1] for col in cols)  # grey columns beside colour ones
+        cols = [col.expand(-1, c, -1, -1) if col.shape[1] != c else col for col in cols]
         grid = torch.stack(cols, 1).flatten(0, 1)  # (k * columns, C, H, W): input, output, target, input, ...
         per_row = len(cols) * max(1, min(4, k))
         print(f"grid: {save_image_grid(grid, args.grid, nrow=per_row)}")

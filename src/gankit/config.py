@@ -157,12 +157,12 @@ class TrainConfig:
     d_steps: int = 1               # discriminator updates per generator update
     max_seconds: float = 0.0       # stop (with the usual final checkpoint and grid) after this much training time (0: no limit)
     clock: Literal["wall", "cpu"] = "wall"  # what max_seconds counts: wall time, or this process's CPU time (fair on a shared machine)
-    sample_every: int = 250        # write a grid from the fixed noise batch every N steps (0: never)
+    sample_every: int = 250        # write a grid from the game's fixed preview inputs every N steps (0: never)
     checkpoint_every: int = 1000   # write checkpoints/step-N.pt and last.pt every N steps (0: only at the end)
     keep_checkpoints: int = 3      # periodic checkpoints kept besides last.pt (-1: all)
     log_every: int = 10            # metrics.jsonl / TensorBoard / progress bar every N steps
     grid_size: int = 64            # images in each sample grid
-    ema_decay: float = 0.0         # EMA of G's weights for pictures and sampling (e.g. 0.999; 0: off)
+    ema_decay: float = 0.0         # EMA of the weights of the game's averaged players (its generators) for pictures, sampling and evaluation (e.g. 0.999; 0: off)
     ema_bn_stats: Literal["recompute", "live"] = "recompute"  # BatchNorm statistics of the EMA generator: re-estimated for its averaged weights before sampling (recompute), or the live G's (live)
     device: str = "auto"           # auto | cpu | cuda | cuda:N (under torchrun: each process takes cuda:LOCAL_RANK)
     threads: int = 0               # torch intra-op threads on CPU (0: the cores, shared among the processes of this machine)
@@ -409,7 +409,13 @@ def _merge_optims(obj: Optims, data: dict, prefix: str) -> Optims:
     return Optims(default, players)
 
 
+MOVED = {"train.lr_ramp_down": "optim.default.ramp_down (or optim.<player>.ramp_down)",
+         "game": "game.name"}
+
+
 def _unknown_key(full: str, key: str, names: list[str], tag: str | None = None) -> str:
+    if full in MOVED:
+        return f"config key {full!r} has moved: use {MOVED[full]}"
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" (did you mean {full[: len(full) - len(key)]}{close[0]}?)" if close else ""
     where = f" for {tag!r}" if tag is not None and full.startswith(("game.", "model.")) else ""

@@ -5,8 +5,8 @@ Every dataset the trainer reads has the same small interface:
 - ``streams``: ``{stream name: number of items}``. Most datasets are one stream (``"data"``); an
   unpaired dataset has two independently shuffled streams ``"A"`` and ``"B"``.
 - ``take(indices)``: ``{stream: index tensor}`` -> a named batch, a dict of tensors in [-1, 1] (images)
-  or integer codes: ``{"x", "y"}`` for class data, ``{"A", "B"}`` for paired data, ``{"A"}``/``{"B"}``
-  for unpaired data, ``{"x", "domain"}`` for multi-domain data.
+  or integer codes: ``{"x", "y"}`` for class data, ``{"A", "B"}`` for paired data, ``{"A", "B"}`` drawn
+  from the two independent streams of unpaired data, ``{"x", "domain"}`` for multi-domain data.
 - ``to(device)``; ``shapes``: ``{key: sample shape}`` of the image-like keys.
 """
 from __future__ import annotations

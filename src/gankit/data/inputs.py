@@ -30,12 +30,13 @@ def _read(files: list[Path], root: Path, resolution: int, channels: int) -> tupl
     return names, out[:len(names)], bad
 
 
-def read_translation_inputs(path: str | Path, resolution: int, channels: int
+def read_translation_inputs(path: str | Path, resolution: int, channels: int, target_channels: int | None = None
                             ) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
     """(relative names, images in [-1, 1] (N, C, H, W), targets or None) for ``gankit translate``.
 
     ``path``: an image file, a folder of images (recursive), or a paired folder with ``A/`` and ``B/``
-    subfolders of matching names (A is translated; B, where it has the same name, is the target).
+    subfolders of matching names (A is translated; B, where every name has a partner, holds the targets,
+    read with ``target_channels``, default ``channels``).
     Unreadable images are skipped with one warning naming them; none readable is a DataError."""
     p = Path(path).expanduser()
     if not p.exists():
@@ -47,7 +48,7 @@ def read_translation_inputs(path: str | Path, resolution: int, channels: int
         names, x, bad = _read(_images_under(p / "A"), p / "A", resolution, channels)
         b_files = {str(f.relative_to(p / "B")): f for f in _images_under(p / "B")}
         if names and all(n in b_files for n in names):
-            _, y, bad_b = _read([b_files[n] for n in names], p / "B", resolution, channels)
+            _, y, bad_b = _read([b_files[n] for n in names], p / "B", resolution, target_channels or channels)
             if not bad_b:
                 targets = to_unit_range(torch.from_numpy(y))
     else:

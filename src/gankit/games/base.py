@@ -8,7 +8,8 @@ Python API all draw through one method, :meth:`Game.generate`, given the inputs 
 prepares (noise and classes for a noise-driven game, input images for a translation game).
 
 To add a game: subclass :class:`Game` in ``games/<name>.py``, give it a ``Settings`` dataclass for its
-own ``game.*`` keys (``name`` first), register it with ``@GAMES.register("<name>")``, and add presets.
+own ``game.*`` keys (``name`` first; an optional ``validate(cfg)`` rejects shared settings the game does
+not implement, naming the key), register it with ``@GAMES.register("<name>")``, and add presets.
 The contract test (tests/test_games.py) then runs it: it trains, resumes bit-exactly, and its previews
 and ``generate`` have the documented shapes.
 """
@@ -64,6 +65,8 @@ class Game(ABC):
     #: what the game's outputs are: "noise" (drawn from a latent: gankit sample) or "translation"
     #: (computed from input images: gankit translate)
     kind: str = "noise"
+    #: translation games: the (C, H, W) of the images they translate (gankit translate decodes to it)
+    input_shape: tuple[int, ...] | None = None
 
     def __init__(self) -> None:
         self.grad_scalers: dict[str, Any] = {}  # player -> torch.amp.GradScaler (fp16), set by the trainer
@@ -141,6 +144,8 @@ class Game(ABC):
     def eval_inputs(self, heldout, n: int, seed: int) -> tuple[Batch, Batch]:
         """Inputs for scoring ``n`` outputs, and what they are compared with: ``({inputs}, {"labels"?,
         "targets"?})``. Default: ``sample_inputs`` (no targets)."""
+        if self.kind != "noise":
+            raise GankitError(f"game {type(self).__name__} does not say how to score it (it defines no eval_inputs)")
         inputs = self.sample_inputs(n, seed)
         return inputs, ({"labels": inputs["y"]} if "y" in inputs else {})
 
@@ -156,9 +161,6 @@ class Game(ABC):
     def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """Positional inputs of player ``name`` for re-estimating BatchNorm statistics of its EMA copy."""
         raise NotImplementedError
-
-    def check_settings(self, cfg) -> None:
-        """Reject shared settings (tricks, penalties) this game does not implement, naming the key."""
 
 
 def require_default(cfg, keys: list[str], game: str) -> None:

@@ -44,6 +44,15 @@ class GANSettings(GameSettings):
     ``loss``, ``penalty`` and ``tricks`` sections, its schedule ``train.d_steps``."""
     name: str = "gan"
 
+    def validate(self, cfg: Config) -> None:
+        from ..config import NetConfig
+
+        for p in ("g", "d"):
+            net = getattr(cfg.model, p)
+            if not isinstance(net, NetConfig):
+                raise ConfigError(f"model.{p}.name: {net.name!r} is not a network of game 'gan' (mlp, dcgan, resnet, "
+                                  f"toy); it belongs to translation games such as game.name=pix2pix")
+
 
 @GAMES.register("gan")
 class GANGame(Game):
@@ -111,9 +120,9 @@ class GANGame(Game):
             real = batch["x"]
             self._batch_size = real.shape[0]
             return self._d_phase(real, keep_fake=next_phase is not None and next_phase.name == "G",
-                                 y_real=batch.get("y") if self.conditional else None)
+                                 y_real=_labels_of(batch) if self.conditional else None)
         if phase.name == "G":
-            real, y_real = (batch["x"], batch.get("y")) if batch is not None else (None, None)
+            real, y_real = (batch["x"], _labels_of(batch)) if batch is not None else (None, None)
             return self._g_phase(self._batch_size, self.G_device(), real, y_real)
         raise ValueError(f"unknown phase {phase.name!r}")
 
@@ -299,6 +308,11 @@ class GANGame(Game):
     def picture(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None):
         images = self.generate(inputs, players)
         return images, (len(images) // self.num_classes if self.conditional else None)
+
+
+def _labels_of(batch: Batch) -> torch.Tensor | None:
+    """The classes of a batch: its class labels, or the domains of multi-domain data."""
+    return batch.get("y", batch.get("domain"))
 
 
 def _adv_cls(out) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -47,6 +47,9 @@ class Pix2PixSettings(GameSettings):
             raise ConfigError(f"game.d_loss_scale: {self.d_loss_scale!r} must be > 0")
         if not self.adversarial and self.lambda_l1 == 0:
             raise ConfigError("game.lambda_l1: 0 with game.adversarial=false leaves G nothing to learn")
+        if cfg.train.ema_decay > 0 and cfg.train.ema_bn_stats == "recompute" and cfg.model.g.norm == "batch":
+            raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
+                              "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
         require_default(cfg, ["train.d_steps", "penalty.r1", "penalty.clip", "tricks.label_smoothing",
                               "tricks.instance_noise", "tricks.feature_matching", "tricks.diffaugment",
                               "tricks.topk", "tricks.pack"], "pix2pix")

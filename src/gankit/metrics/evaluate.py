@@ -196,7 +196,7 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     evaluation path of training-time evaluation, ``gankit eval`` and the API. Returns (result, the
     extractor, for reuse).
 
-    A noise-driven game is scored on ``game.sample_inputs(n, seed)`` (conditional: balanced classes)
+    A noise-driven game is scored on ``game.eval_inputs(None, n, seed)`` (conditional: balanced classes)
     against the train split; a translation game on the held-out pairs (the first ``n``; the training
     pairs, with a note, where the data has no test split) against its targets, in the target domain."""
     import dataclasses
@@ -209,8 +209,8 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
     notes = []
     if game.kind == "noise":
-        fake = draw(game, n, seed=seed, players=players, keep=keep, directions=directions)
-        extra = {"labels": game.sample_inputs(n, seed)["y"]} if "y" in game.sample_inputs(1, seed) else {}
+        inputs, extra = game.eval_inputs(None, n, seed)  # conditional: balanced classes, i mod K
+        fake = draw(game, n, seed=seed, players=players, labels=inputs.get("y"), keep=keep, directions=directions)
         ref_cfg, ref_train, heldout = cfg.data, train, AUTO
     else:
         try:

@@ -79,7 +79,7 @@ def load_checkpoint(dir_or_file: str | Path, map_location: str | torch.device = 
         if isinstance(state, dict) and isinstance(state.get("format"), int) and state["format"] > FORMAT_VERSION:
             raise CheckpointError(f"{str(path)!r} was written by a newer gankit (checkpoint format {state['format']}, "
                                   f"this one reads up to {FORMAT_VERSION}); upgrade gankit")
-        raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (format {FORMAT_VERSION})")
+        raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (formats 1 to {FORMAT_VERSION})")
     return migrate(state)
 
 
@@ -92,9 +92,11 @@ def _from_v1(state: dict[str, Any]) -> dict[str, Any]:
     train = dict(cfg.get("train", {}))
     ramp = train.pop("lr_ramp_down", 0.0)
     cfg["train"] = train
-    optim = dict(cfg.get("optim", {}))
-    if ramp:
-        optim["default"] = {**optim.get("default", {}), "ramp_down": ramp}
+    optim = {k: dict(v) for k, v in cfg.get("optim", {}).items()}
+    g, d = optim.get("g", {}), optim.get("d", {})
+    shared = {k: v for k, v in g.items() if k in d and d[k] == v}  # into optim.default, so --set optim.default.* acts
+    optim = {"default": {**shared, **({"ramp_down": ramp} if ramp else {})},
+             **{p: {k: v for k, v in o.items() if k not in shared} for p, o in optim.items()}}
     cfg["optim"] = optim
     sampler = state.get("sampler")
     if isinstance(sampler, dict) and "epoch" in sampler:

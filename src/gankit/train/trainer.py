@@ -129,8 +129,7 @@ class Trainer:
             self.game.wrap_players(self._wrap)  # DDP's constructor makes every rank start from rank 0's weights
         self.optimizers = {name: build_optimizer(self.players[name].parameters(), cfg.optim.resolve(name), self.device)
                            for name in self.game.optimized}
-        self.scalers = ({name: torch.amp.GradScaler("cuda") for name in self.optimizers}
-                        if self.amp_dtype == torch.float16 else {})
+        self.scalers = self._phase_scalers() if self.amp_dtype == torch.float16 else {}
         self.game.grad_scalers = self.scalers
         self.ema = ({name: EMA(self.players[name], t.ema_decay) for name in self.game.averaged}
                     if t.ema_decay > 0 else {})
@@ -182,6 +181,15 @@ class Trainer:
                 self._wrapped[key] = torch.compile(m)
             m = self._wrapped[key]
         return m
+
+    def _phase_scalers(self) -> dict[str, Any]:
+        """fp16: one GradScaler per phase, shared by the players the phase updates (one loss scales all
+        their gradients), keyed by player."""
+        scalers: dict[str, Any] = {}
+        for phase in self.game.phases():
+            shared = next((scalers[p] for p in phase.players if p in scalers), None) or torch.amp.GradScaler("cuda")
+            scalers.update({p: shared for p in phase.players})
+        return scalers
 
     def _check_optim_keys(self) -> None:
         import difflib
@@ -264,6 +272,14 @@ class Trainer:
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
+        from ..config import from_dict
+
+        before = from_dict(state["config"]).optim
+        for k in self.optimizers:
+            old, new = before.resolve(k).name, self.cfg.optim.resolve(k).name
+            if old != new:
+                raise ConfigError(f"optim.{k.lower()}.name: the run trained player {k} with {old}; a resumed run keeps "
+                                  f"its optimizer (its state does not fit {new}); start a new run to change it")
         try:
             for k, m in self.players.items():
                 m.load_state_dict(state["players"][k])
@@ -376,13 +392,15 @@ class Trainer:
 
     # -- evaluation during training --------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """Score ``eval.n`` outputs exactly as ``gankit eval --n eval.n`` scores this checkpoint (same
-        inputs from seed 0, the EMA players if any); never touches the training RNG."""
+        """Score ``eval.n`` outputs through the path of ``gankit eval --n eval.n --extractor eval.extractor
+        --jacobian-keep 1`` (the same inputs from seed 0, the EMA players if any); never touches the
+        training RNG."""
         from ..metrics.evaluate import evaluate_game
 
         e = self.cfg.eval
         res, self._extractor = evaluate_game(self.game, self.sampling_players(), self.cfg, list(e.metrics), e.n,
-                                             seed=0, extractor=self._extractor, device=self.device,
+                                             seed=0, extractor=self._extractor, extractor_spec=e.extractor,
+                                             device=self.device,
                                              inception_weights=e.inception_weights, train=self._data_cpu)
         return res.scores
 
@@ -393,11 +411,11 @@ class Trainer:
         want = self.cfg.eval.best
         if want == "none":
             return None
-        if scores is None:  # at start: check that the name can exist
-            known = {b for m in METRICS.names() for b in METRICS.get(m).better}
+        if scores is None:  # at start: check that one of eval.metrics reports it
+            known = {b for m in self.cfg.eval.metrics for b in METRICS.get(m).better}
             if want != "auto" and want.split("[", 1)[0] not in known:
-                raise ConfigError(f"eval.best: {want!r} is not a score any metric reports; one of auto, none, "
-                                  f"{', '.join(sorted(known))}")
+                raise ConfigError(f"eval.best: {want!r} is not a score of eval.metrics "
+                                  f"({', '.join(self.cfg.eval.metrics)}); one of auto, none, {', '.join(sorted(known))}")
             return None
         if want == "auto":
             return next((k for k in scores if score_direction(k) is not None and "floor" not in k
@@ -469,9 +487,10 @@ class Trainer:
                         scaler = self.scalers.get(name)
                         if scaler is not None:
                             scaler.step(self.optimizers[name])
-                            scaler.update()
                         else:
                             self.optimizers[name].step()
+                    for scaler in {id(s): s for p in phase.players if (s := self.scalers.get(p))}.values():
+                        scaler.update()
                     self.game.after_step(phase)
                     for name in phase.players:
                         if name in self.ema:
