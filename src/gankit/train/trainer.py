@@ -450,6 +450,7 @@ class Trainer:
         collector = Collector()
         phases = self.game.phases()
         every = {p.every for p in phases}
+        ramps = self._ramps
         check_every_step = self.device.type == "cpu"  # on CPU the check costs no synchronisation
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
@@ -473,7 +474,7 @@ class Trainer:
                 self.sample_grid(f"step-{0:07d}", writer)
             last_step = False
             while not last_step and self.step < t.steps:
-                if self._ramps:
+                if ramps:
                     self._ramp_down_lr()
                 now_phases = phases if every == {1} else [p for p in phases if self.step % p.every == 0]
                 real_per_step = t.batch_size * sum(p.data for p in now_phases) * self.dist.world_size  # global
