@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from ..config import DataConfig
 from ..errors import DataError
 from .core import ImageData, PairedData, UnpairedData
-from .sources import (IMAGE_EXTENSIONS, SOURCES, Source, _decode, fit_pil, _load_fashion, _load_mnist, _locate_fashion,
-                      _locate_mnist, _progress)
+from .sources import (_UNREADABLE, IMAGE_EXTENSIONS, SOURCES, Source, _decode, _load_fashion, _load_mnist,
+                      _locate_fashion, _locate_mnist, _progress, decode_files, fit_pil)
 
 __all__ = ["edge_map", "edge_sigma", "domain_names", "EDGE_SIGMA", "EDGE_LOW", "EDGE_HIGH"]
 
@@ -221,7 +221,6 @@ _register_edges("edges2digits", "mnist", _load_mnist, _locate_mnist,
 
 _SPLITS = ("train", "val", "test")
 _EXTS = ", ".join(sorted(IMAGE_EXTENSIONS))
-_UNREADABLE = (OSError, ValueError, SyntaxError)  # PIL's UnidentifiedImageError is an OSError
 
 
 def _root(cfg: DataConfig, what: str) -> Path:
@@ -270,22 +269,7 @@ def _warn_skipped(what: str, bad: list[str], total: int, pairs: bool) -> None:
         warnings.warn(f"{what}: {head}: " + ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""), stacklevel=4)
 
 
-def _decode_files(files: list[Path], root: Path, cfg: DataConfig, what: str) -> tuple[np.ndarray, list[Path]]:
-    """Decode ``files``, skipping (with one warning) those that cannot be read."""
-    out = np.empty((len(files), cfg.channels, cfg.resolution, cfg.resolution), dtype=np.uint8)
-    good: list[Path] = []
-    bad: list[str] = []
-    progress = _progress(len(files), f"decoding {len(files)} images")
-    for f in files:
-        try:
-            out[len(good)] = _decode(f, cfg.resolution, cfg.channels)
-            good.append(f)
-        except _UNREADABLE as e:
-            bad.append(f"{f.relative_to(root).as_posix()} ({type(e).__name__})")
-        progress.update(1)
-    progress.close()
-    _warn_skipped(what, bad, len(files), pairs=False)
-    return out[:len(good)], good
+_decode_files = decode_files
 
 
 # ----------------------------------------------------------------------------------------------

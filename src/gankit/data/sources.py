@@ -296,29 +296,11 @@ def fit_pil(im, resolution: int, channels: int) -> np.ndarray:
 @_register("folder", "every image under data.path (recursive); centre-cropped and resized; class labels "
            "from first-level subfolders when every image lies in one", _locate_folder)
 def _load_folder(cfg: DataConfig) -> ImageData:
-    from PIL import UnidentifiedImageError
-
     _no_split(cfg)
     root, files = _folder_files(cfg)
-    out = np.empty((len(files), cfg.channels, cfg.resolution, cfg.resolution), dtype=np.uint8)
-    good: list[Path] = []
-    bad: list[str] = []
-    progress = _progress(len(files), f"decoding {len(files)} images")
-    for f in files:
-        try:
-            out[len(good)] = _decode(f, cfg.resolution, cfg.channels)
-            good.append(f)
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
-            bad.append(f"{f.relative_to(root)} ({type(e).__name__})")
-        progress.update(1)
-    progress.close()
-    if bad:
-        # A scraped folder with a few broken files should still train; every skipped file is named.
-        warnings.warn(f"folder: skipped {len(bad)} unreadable image(s) of {len(files)}: "
-                      + ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""), stacklevel=2)
+    x, good = decode_files(files, root, cfg, "folder")
     if not good:
         raise DataError(f"folder: none of the {len(files)} image files under {cfg.path!r} could be read")
-    x = out[:len(good)]
     labels, num_classes = None, None
     tops = [f.relative_to(root).parts for f in good]
     if all(len(t) >= 2 for t in tops):
@@ -328,6 +310,31 @@ def _load_folder(cfg: DataConfig) -> ImageData:
             labels, num_classes = np.array([lookup[t[0]] for t in tops]), len(classes)
     return ImageData("folder", torch.from_numpy(x), None if labels is None else torch.from_numpy(labels),
                      num_classes)
+
+
+_UNREADABLE = (OSError, ValueError, SyntaxError)  # PIL's UnidentifiedImageError is an OSError
+
+
+def decode_files(files: list[Path], root: Path, cfg: DataConfig, what: str) -> tuple[np.ndarray, list[Path]]:
+    """Decode ``files`` to uint8 (N, C, R, R), skipping those that cannot be read with one warning that
+    names them: a scraped folder with a few broken files should still train, and the warning keeps
+    them visible. Returns (the images, the files they came from)."""
+    out = np.empty((len(files), cfg.channels, cfg.resolution, cfg.resolution), dtype=np.uint8)
+    good: list[Path] = []
+    bad: list[str] = []
+    progress = _progress(len(files), f"decoding {len(files)} images")
+    for f in files:
+        try:
+            out[len(good)] = _decode(f, cfg.resolution, cfg.channels)
+            good.append(f)
+        except _UNREADABLE as e:
+            bad.append(f"{f.relative_to(root).as_posix()} ({type(e).__name__})")
+        progress.update(1)
+    progress.close()
+    if bad:
+        warnings.warn(f"{what}: skipped {len(bad)} unreadable image(s) of {len(files)}: "
+                      + ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""), stacklevel=3)
+    return out[:len(good)], good
 
 
 def _progress(total: int, desc: str):
