@@ -1,9 +1,9 @@
 """Named data sources: uint8 images (N, C, H, W) shown to the networks in [-1, 1], or 2-D point sets."""
 from .core import BatchSampler, ImageData, PairedData, StreamSampler, UnpairedData, fit_images, to_unit_range
-from .sources import SOURCES, Source, data_info, data_shape, load_data, read_idx
+from .sources import SOURCES, Source, data_info, data_shape, load_data, load_heldout, read_idx
 from . import mode_sources  # noqa: E402,F401  (registers ring8, grid25, stacked-mnist)
 from . import paired  # noqa: E402,F401  (registers edges2fashion, edges2digits, paired, unpaired, domains)
 from .points import MIXTURES, PointData
 
 __all__ = ["ImageData", "PairedData", "UnpairedData", "StreamSampler", "BatchSampler", "SOURCES", "Source", "load_data", "read_idx", "fit_images",
-           "to_unit_range", "data_shape", "data_info", "PointData", "MIXTURES"]
+           "to_unit_range", "data_shape", "data_info", "load_heldout", "PointData", "MIXTURES"]

@@ -262,9 +262,9 @@ class StreamSampler:
     unpaired sides are shuffled independently; its state is two integers per stream."""
 
     def __init__(self, streams: dict[str, int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        self.samplers = {name: BatchSampler(n, batch_size, seed + 7_919 * i, rank, world_size)
-                         for i, (name, n) in enumerate(sorted(streams.items()))}
-        self.samplers = {name: self.samplers[name] for name in streams}  # the dataset's order
+        order = sorted(streams)  # a stream's seed depends on its name, not on the dataset's order
+        self.samplers = {name: BatchSampler(n, batch_size, seed + 7_919 * order.index(name), rank, world_size)
+                         for name, n in streams.items()}
 
     def next(self) -> dict[str, torch.Tensor]:
         return {name: s.next() for name, s in self.samplers.items()}

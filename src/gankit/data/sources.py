@@ -49,6 +49,16 @@ def data_shape(cfg: DataConfig) -> tuple[int, ...]:
     return src.shape(cfg) if src.shape is not None else (cfg.channels, cfg.resolution, cfg.resolution)
 
 
+def load_heldout(cfg: DataConfig):
+    """The test split of ``cfg``'s source, or None where the source has none (folders, npz files)."""
+    import dataclasses
+
+    try:
+        return load_data(dataclasses.replace(cfg, split="test"))
+    except DataError:
+        return None
+
+
 def data_info(cfg: DataConfig) -> tuple[dict[str, tuple[int, ...]], int | None]:
     """The sample shapes by batch key of ``cfg``'s source, without loading it, and its class count
     when known without loading (None: ask the data)."""

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from ..data import ImageData, PointData, load_data
+from ..data import ImageData, PointData, load_data, load_heldout
 from ..errors import GankitError
 from ..utils.cache import cache_dir
 from . import functional as M
@@ -168,10 +168,7 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
     if heldout is AUTO:
         heldout = None
         if "fid" in names or any("heldout" in METRICS.get(m).needs for m in names):
-            try:
-                heldout = load_data(DataConfig(**{**data_cfg.__dict__, "split": "test"}))
-            except GankitError:
-                heldout = None  # folder/npz sources have no test split: no floor, no memorisation check
+            heldout = load_heldout(data_cfg)  # None for folder/npz sources: no floor, no memorisation check
     res = EvalResult(extractor=extractor.name if extractor is not None else "",
                      info=dict(extractor.info) if extractor is not None else {})
     ctx = Context(fake, data_cfg, extractor, train, heldout, labels, targets, seed, cache, res)
@@ -213,10 +210,8 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
         fake = draw(game, n, seed=seed, players=players, labels=inputs.get("y"), keep=keep, directions=directions)
         ref_cfg, ref_train, heldout = cfg.data, train, AUTO
     else:
-        try:
-            held = load_data(dataclasses.replace(cfg.data, split="test"))
-        except GankitError:
-            held = None
+        held = load_heldout(cfg.data)
+        if held is None:
             notes.append(f"scored on training pairs: {cfg.data.name!r} has no held-out split")
         inputs, extra = game.eval_inputs(held if held is not None else train, n, seed)
         fake = batched(lambda b: game.generate(b, players), inputs)

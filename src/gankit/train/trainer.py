@@ -23,8 +23,8 @@ import torch.nn as nn
 
 from .. import __version__
 from ..config import Config, OptimConfig
-from ..data import StreamSampler, load_data
-from ..errors import CheckpointError, ConfigError, GankitError, TrainingDiverged
+from ..data import StreamSampler, load_data, load_heldout
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..games import GAMES, DataInfo
 from ..utils.images import make_grid, save_image_grid
 from ..utils.malloc import tune_malloc
@@ -127,8 +127,9 @@ class Trainer:
         self._wrapped: dict[Any, nn.Module] = {}
         if self.dist.enabled or t.compile:
             self.game.wrap_players(self._wrap)  # DDP's constructor makes every rank start from rank 0's weights
-        self.optimizers = {name: build_optimizer(self.players[name].parameters(), cfg.optim.resolve(name), self.device)
-                           for name in self.game.optimized}
+        self.optim_settings = {name: cfg.optim.resolve(name) for name in self.game.optimized}  # what each player runs with
+        self.optimizers = {name: build_optimizer(self.players[name].parameters(), o, self.device)
+                           for name, o in self.optim_settings.items()}
         self.scalers = self._phase_scalers() if self.amp_dtype == torch.float16 else {}
         self.game.grad_scalers = self.scalers
         self.ema = ({name: EMA(self.players[name], t.ema_decay) for name in self.game.averaged}
@@ -137,7 +138,7 @@ class Trainer:
             seed_everything(cfg.seed + 104_729 * self.dist.rank)
         self.sampler = StreamSampler(data.streams, t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
         # the progress grids' fixed inputs: noise, or held-out input images for a translation game
-        heldout = _heldout(cfg) if self.game.kind != "noise" else None
+        heldout = load_heldout(cfg.data) if self.game.kind != "noise" else None
         self.preview = self.game.preview_inputs(data, heldout, t.grid_size, torch.Generator().manual_seed(cfg.seed))
         self._bn_stats_step: int | None = None  # the step whose EMA weights the BatchNorm statistics fit
         self.step = 0
@@ -226,7 +227,7 @@ class Trainer:
         if self.cfg.train.max_seconds > 0:
             seconds = self._ramp_seconds if self.dist.enabled else self._budget_seconds()
         for name, opt in self.optimizers.items():
-            o: OptimConfig = self.cfg.optim.resolve(name)
+            o = self.optim_settings[name]
             f = self.lr_factor(self.step, seconds, o.ramp_down)
             for group in opt.param_groups:
                 group["lr"] = o.lr * f
@@ -234,7 +235,7 @@ class Trainer:
     def _apply_optim_settings(self, name: str, opt: torch.optim.Optimizer) -> None:
         """Put player ``name``'s configured hyperparameters into its (restored) optimizer, so that a
         run resumed with ``--set optim.d.lr=...`` trains with what it says."""
-        o = self.cfg.optim.resolve(name)
+        o = self.optim_settings[name]
         keys = {"lr": o.lr, "eps": o.eps, "weight_decay": o.weight_decay,
                 **({"betas": tuple(o.betas)} if o.name == "adam" else {"alpha": o.alpha})}
         for group in opt.param_groups:
@@ -242,7 +243,7 @@ class Trainer:
 
     @property
     def _ramps(self) -> bool:
-        return any(self.cfg.optim.resolve(name).ramp_down > 0 for name in self.optimizers)
+        return any(o.ramp_down > 0 for o in self.optim_settings.values())
 
     # -- state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -583,16 +584,6 @@ class Trainer:
 
         old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
         return lambda: [signal.signal(s, h) for s, h in old.items()]
-
-
-def _heldout(cfg: Config):
-    """The test split of the run's data (for a translation game's preview inputs), or None."""
-    import dataclasses
-
-    try:
-        return load_data(dataclasses.replace(cfg.data, split="test"))
-    except GankitError:
-        return None
 
 
 def _postfix(v: dict[str, float]) -> str:
