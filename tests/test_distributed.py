@@ -56,7 +56,11 @@ def assert_same_weights(a: dict, b: dict) -> None:
      "model.g.conditioning=cbn", "model.d.conditioning=projection", "loss=hinge"],  # class BatchNorm, projection
     ["pix2pix-edges2digits", "data.resolution=16", "model.g.width=4", "model.d.width=4",
      "optim.default.ramp_down=0"],  # a translation game: paired batches, G's output kept from D's phase to G's
-], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix"])
+    ["cyclegan-mnist2fonts", "data.resolution=16", "model.g.width=4", "model.g.blocks=1", "model.d.width=4",
+     "game.pool_size=20", "optim.default.ramp_down=0"],  # four players, translators called thrice; per-rank pools
+    ["stargan-mnist-attributes", "data.resolution=16", "model.g.width=4", "model.g.blocks=1", "model.d.width=4",
+     "train.d_steps=2", "optim.default.ramp_down=0"],  # two-headed D, gradient penalty, target draws
+], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix", "cyclegan", "stargan"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     preset, overrides = (overrides[0], overrides[1:]) if "=" not in overrides[0] else ("gan-digits", overrides)
     torchrun(tmp_path, preset, 6, *TINY, *overrides, "train.checkpoint_every=3")
@@ -65,7 +69,7 @@ def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     assert_same_weights(full[0], full[1])  # DDP keeps the ranks in lockstep
 
     # global images: 6 steps x d_steps batches x 16 per process x 2 processes
-    d_steps = 2 if "train.d_steps=2" in overrides else 1
+    d_steps = 2 if "train.d_steps=2" in overrides else 1  # (a D phase on the G phase's batch takes none)
     ckpt = load_checkpoint(tmp_path / "run-full")
     assert ckpt["images_seen"] == 6 * d_steps * 16 * 2 and len(ckpt["rng_ranks"]) == 2
 

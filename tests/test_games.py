@@ -18,6 +18,12 @@ CONTRACT = {
     "gan": ("gan-digits", ["model.g.width=8", "model.d.width=8", "train.ema_decay=0.9"]),
     "pix2pix": ("pix2pix-edges2digits", ["data.resolution=16", "model.g.width=4", "model.d.width=4",
                                          "train.batch_size=8", "optim.default.ramp_down=0"]),
+    "cyclegan": ("cyclegan-mnist2fonts", ["data.resolution=16", "model.g.width=4", "model.g.blocks=1",
+                                          "model.d.width=4", "train.batch_size=4", "game.pool_size=6",
+                                          "optim.default.ramp_down=0"]),
+    "stargan": ("stargan-mnist-attributes", ["data.resolution=16", "model.g.width=4", "model.g.blocks=1",
+                                             "model.d.width=4", "train.batch_size=4", "train.d_steps=2",
+                                             "optim.default.ramp_down=0"]),
 }  # (no learning-rate ramp: the resume test stops a shorter run; tests/test_lr_ramp.py resumes ramps)
 FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=2", "train.sample_every=0",
         "train.checkpoint_every=0"]
@@ -64,7 +70,24 @@ def test_resume_is_bit_exact(tmp_path, game_name):
         for i, st in a["optimizers"][name]["state"].items():
             for k in st:
                 torch.testing.assert_close(st[k], b["optimizers"][name]["state"][i][k], rtol=0, atol=0)
-    assert a["game"] == b["game"] and a["sampler"] == b["sampler"] and a["images_seen"] == b["images_seen"]
+    assert_same(a["game"], b["game"])
+    assert a["sampler"] == b["sampler"] and a["images_seen"] == b["images_seen"]
+
+
+def assert_same(a, b, where="game"):
+    """Equal nested game states: dicts, lists, numbers and tensors (bit for bit)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=where)
+    else:
+        assert a == b, where
 
 
 def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
@@ -93,9 +116,17 @@ def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
         assert game.sample_inputs(5, seed=3).keys() == preview.keys() - {"y"} | ({"y"} & preview.keys())
         torch.testing.assert_close(game.generate(game.sample_inputs(5, seed=3)),
                                    game.generate(game.sample_inputs(5, seed=3)), rtol=0, atol=0)
-    else:
-        x = preview["A"][:3]
-        torch.testing.assert_close(game.generate(game.translate_inputs(x)), out[:3], rtol=0, atol=1e-6)  # batch of 3
+    else:  # translate_inputs builds what generate drew for the preview (the first side / the first domain)
+        first = {k: v[:3] for k, v in preview.items()}
+        if "A" in preview:
+            x, how = preview["A"][:3], {}
+        else:
+            x, how = preview["x"][:3], {"to": game.code_name(preview["code"][0])}
+            first["code"] = preview["code"][:1].expand(len(x), -1)
+        torch.testing.assert_close(game.generate(game.translate_inputs(x, **how)), game.generate(first)[:3],
+                                   rtol=0, atol=1e-6)  # batch of 3
+        if game.reversible:  # the way back has the input's shape
+            assert game.reconstruct(first, game.generate(first)).shape == x.shape
 
 
 def test_game_state_round_trips_through_a_weights_only_file(tmp_path, game_name):
@@ -109,7 +140,7 @@ def test_game_state_round_trips_through_a_weights_only_file(tmp_path, game_name)
     back = torch.load(buf, weights_only=True)
     fresh = prepare_training(preset, sets, out=tmp_path / "other").game
     fresh.load_state_dict(back)
-    assert fresh.state_dict() == state
+    assert_same(fresh.state_dict(), state)
 
 
 def test_load_run_draws_what_the_trainer_drew(tmp_path, game_name):

@@ -390,14 +390,14 @@ def test_unpaired_cyclegan_layout_by_split(tmp_path):
 
 def test_domains_labels_are_sorted_folder_indices(tmp_path):
     imgs = {}
-    for dom, names in (("zebra", ["1", "2"]), ("cat", ["a", "deep/b"]), ("dog", ["x"])):
+    for dom, names in (("zebra", ["1", "2"]), ("cat", ["a", "deep/b"]), ("dog", ["x", "y"])):
         for i, n in enumerate(names):
             imgs[(dom, n)] = _save(tmp_path / dom / f"{n}.png", _img(len(imgs)))
     d = load_data(DataConfig(name="domains", path=str(tmp_path), resolution=8))
-    assert d.num_classes == 3 and d.label_key == "domain" and d.labels.tolist() == [0, 0, 1, 2, 2]
+    assert d.num_classes == 3 and d.label_key == "domain" and d.labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert torch.equal(d.images[1], _chw(imgs[("cat", "deep/b")]))
-    assert torch.equal(d.images[4], _chw(imgs[("zebra", "2")]))
-    assert set(d.batch(torch.tensor([0, 2]))) == {"x", "domain"}
+    assert torch.equal(d.images[5], _chw(imgs[("zebra", "2")]))
+    assert set(d.batch(torch.tensor([0, 2]))) == {"x", "domain", "attrs"}
     assert domain_names(DataConfig(name="domains", path=str(tmp_path))) == ["cat", "dog", "zebra"]
     with pytest.raises(DataError, match=r"domains: '.*' has no test split"):
         load_data(DataConfig(name="domains", path=str(tmp_path), split="test"))
@@ -417,9 +417,11 @@ def test_domains_need_two_and_keep_indices_across_splits(tmp_path):
         load_data(DataConfig(name="domains", path=str(tmp_path / "one")))
     root = tmp_path / "split"
     for dom in ("a", "b", "c"):
-        _save(root / "train" / dom / "0.png", _img(0))
-    _save(root / "test" / "c" / "0.png", _img(1))  # a test split with one domain only
+        for i in range(2):
+            _save(root / "train" / dom / f"{i}.png", _img(i))
+    for i in range(2):
+        _save(root / "test" / "c" / f"{i}.png", _img(2 + i))  # a test split with one domain only
     test = load_data(DataConfig(name="domains", path=str(root), split="test", resolution=8))
-    assert test.labels.tolist() == [2] and test.num_classes == 3
+    assert test.labels.tolist() == [2, 2] and test.num_classes == 3
     everything = load_data(DataConfig(name="domains", path=str(root), split="all", resolution=8))
-    assert everything.labels.tolist() == [0, 1, 2, 2]
+    assert everything.labels.tolist() == [0, 0, 1, 1, 2, 2, 2, 2]

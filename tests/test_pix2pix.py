@@ -198,7 +198,7 @@ def test_a_users_unlabelled_pairs_train_and_score_what_can_be_scored(tmp_path, c
     assert main(["eval", str(tmp_path / "run"), "--n", "10"]) == 0
     out = capsys.readouterr()
     assert "l1[pixels]" in out.out and "ssim[pixels]" in out.out and "fid[" not in out.out
-    assert "scored on training pairs: 'paired' has no held-out split" in out.err
+    assert "scored on training images: 'paired' has no held-out split" in out.err
     assert "feature metrics skipped: classifier:paired: no classifier for PairedData" in out.err
     # asked for by name, FID says why it cannot be had, exit 2
     assert main(["eval", str(tmp_path / "run"), "--metrics", "fid"]) == 2

@@ -145,10 +145,13 @@ def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = 
     return run.generate(run.game.class_grid_inputs(columns, torch.Generator().manual_seed(seed)))
 
 
-def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch_size: int = 100) -> torch.Tensor:
-    """A translation run's outputs for input ``images`` (N, C, H, W) in [-1, 1], on the CPU."""
+def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch_size: int = 100,
+              direction: str | None = None, to: str | None = None) -> torch.Tensor:
+    """A translation run's outputs for input ``images`` (N, C, H, W) in [-1, 1], on the CPU: ``direction``
+    (``AtoB``/``BtoA``) for a two-way run, ``to`` (a domain, e.g. ``"green+thick"``) for a multi-domain one."""
     run = load_run(path, device)
-    return run.generate(run.game.translate_inputs(images), batch_size)
+    how = {k: v for k, v in (("direction", direction), ("to", to)) if v is not None}  # (games that take neither)
+    return run.generate(run.game.translate_inputs(images, **how), batch_size)
 
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,

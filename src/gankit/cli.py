@@ -51,8 +51,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="an image, or a folder of images (recursive); a folder with A/ and B/ subfolders of "
                         "matching names translates A and shows B as the targets in --grid")
     r.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
-    r.add_argument("--grid", metavar="FILE.png", help="also write a grid of input | output (| target) columns "
-                                                     "(the first 64 inputs)")
+    r.add_argument("--direction", choices=["AtoB", "BtoA"], default=None,
+                   help="two-way runs (cyclegan, discogan, dualgan): which translator (default AtoB)")
+    r.add_argument("--to", metavar="DOMAIN", default=None,
+                   help="multi-domain runs (stargan): the target domain, attributes joined by + (e.g. green+thick)")
+    r.add_argument("--grid", metavar="FILE.png", help="also write a grid of input | output (| reconstruction) "
+                                                     "(| target) columns (the first 64 inputs)")
     r.add_argument("--device", default="cpu")
 
     e = sub.add_parser("eval", help="score a run (or any images) with FID, KID, IS, precision/recall, ...",
@@ -163,15 +167,20 @@ def _cmd_translate(args) -> int:
         raise GankitError(f"--out {args.out!r} is a file; give a folder for the translations")
     if out == src or src in out.parents or out in src.parents:  # outputs would overwrite inputs, or be read as inputs
         raise GankitError(f"--out {args.out!r} overlaps --input {args.input!r}; write the translations elsewhere")
-    shape = run.game.input_shape
+    how = {k: v for k, v in (("direction", args.direction), ("to", args.to)) if v is not None}
+    shape = run.game.input_shape_for(**how)  # (a bad --to or --direction fails here, before reading)
     names, images, _ = read_translation_inputs(args.input, shape[1], shape[0])
-    outputs = run.generate(run.game.translate_inputs(images), batch_size=100)
+    inputs = run.game.translate_inputs(images, **how)
+    outputs = run.generate(inputs, batch_size=100)
     paths = save_named_images(outputs, args.out, names)
     print(f"wrote {len(paths)} translations to {args.out}")
     if args.grid:
         _, _, targets = read_translation_inputs(args.input, shape[1], shape[0], target_channels=outputs.shape[1])
         k = min(64, len(images))
-        cols = [images[:k], outputs[:k]] + ([targets[:k]] if targets is not None else [])
+        first = {key: v[:k] for key, v in inputs.items()}
+        back = run.game.reconstruct(first, outputs[:k], run.players) if run.game.reversible else None
+        cols = ([images[:k], outputs[:k]] + ([back.float().cpu()] if back is not None else [])
+                + ([targets[:k]] if targets is not None else []))
         c = max(col.shape[1] for col in cols)  # grey columns beside colour ones
         cols = [col.expand(-1, c, -1, -1) if col.shape[1] != c else col for col in cols]
         grid = torch.stack(cols, 1).flatten(0, 1)  # (k * columns, C, H, W): input, output, target, input, ...
@@ -261,8 +270,10 @@ def _cmd_presets(args) -> int:
 def _cmd_datasets(args) -> int:
     from .data.sources import describe_sources
 
-    for name, ok, where, desc in describe_sources():
-        print(f"{name:<14} {'available' if ok else 'missing':<9}  {desc}\n{'':<14} {'':<9}  -> {where}")
+    rows = describe_sources()
+    w = max(len(r[0]) for r in rows)
+    for name, ok, where, desc in rows:
+        print(f"{name:<{w}} {'available' if ok else 'missing':<9}  {desc}\n{'':<{w}} {'':<9}  -> {where}")
     return 0
 
 

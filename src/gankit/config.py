@@ -54,6 +54,7 @@ class UNetConfig:
     norm: Literal["batch", "instance", "none"] = "instance"  # instance: the paper's batch of 1
     dropout: float = 0.5           # dropout in the innermost decoder blocks, pix2pix's only noise (0: off)
     depth: int = 0                 # encoder levels (0: down to 1x1, the paper's layout)
+    skips: bool = True             # false: a plain encoder-decoder (DiscoGAN's generator)
     spectral_norm: bool = False
 
 
@@ -80,8 +81,17 @@ class PatchGANConfig:
 
 
 #: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
+@dataclass
+class StarGANDConfig:
+    """StarGAN's discriminator: a patch adversarial head and a domain-classification head (nets/translate.py)."""
+    name: str = "stargan"
+    width: int = 64
+    layers: int = 0                # stride-2 layers (0: down to 2x2, the paper's 6 at 128 px)
+    spectral_norm: bool = False
+
+
 NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
-                                 "patchgan": PatchGANConfig}
+                                 "patchgan": PatchGANConfig, "stargan": StarGANDConfig}
 
 
 @dataclass

@@ -3,6 +3,7 @@ from .core import BatchSampler, ImageData, PairedData, StreamSampler, UnpairedDa
 from .sources import SOURCES, Source, data_info, data_shape, load_data, load_heldout, read_idx
 from . import mode_sources  # noqa: E402,F401  (registers ring8, grid25, stacked-mnist)
 from . import paired  # noqa: E402,F401  (registers edges2fashion, edges2digits, paired, unpaired, domains)
+from . import tasks  # noqa: E402,F401  (registers fonts, mnist-color, mnist2fonts, mnist2color, mnist-attributes)
 from .points import MIXTURES, PointData
 
 __all__ = ["ImageData", "PairedData", "UnpairedData", "StreamSampler", "BatchSampler", "SOURCES", "Source", "load_data", "read_idx", "fit_images",

@@ -11,8 +11,10 @@
   ``combine_A_and_B.py``).
 - ``unpaired``: two image sets, ``DIR/A`` and ``DIR/B`` or CycleGAN's ``trainA``/``trainB``/
   ``testA``/``testB``.
-- ``domains``: ``DIR/<domain>/...``, one folder per domain (StarGAN-style), optionally inside
-  ``DIR/train``, ``DIR/test`` or ``DIR/val``.
+- ``domains``: ``DIR/<domain>/...``, one folder per domain (StarGAN-style) of at least 2 images,
+  optionally inside ``DIR/train``, ``DIR/test`` or ``DIR/val``. Labels are the domain indices (in
+  sorted folder order), and the attributes their one-hot codes, one group of exclusive attributes
+  named by the folders.
 
 ``data.direction=BtoA`` swaps the two sides of the paired and unpaired sources. Everything is held
 in memory as uint8 (N, C, H, W), in sorted path order, centre-cropped and resized to
@@ -280,8 +282,8 @@ _LAYOUTS = {
     "paired": "a folder of image pairs: A/ and B/ with matching file names, or side-by-side A|B images "
               "(width = 2 x height), optionally in train/ and test/ (or val/)",
     "unpaired": "a folder holding A/ and B/, or CycleGAN's trainA/, trainB/, testA/, testB/",
-    "domains": "a folder with one subfolder of images per domain (at least 2), optionally in train/ and "
-               "test/ (or val/)",
+    "domains": "a folder with one subfolder of images per domain (at least 2 domains of at least 2 images), "
+               "optionally in train/ and test/ (or val/)",
 }
 
 
@@ -538,6 +540,9 @@ def _load_domains(cfg: DataConfig) -> ImageData:
             found = _images(f / d)
             if not found:
                 raise DataError(f"domains: no images ({_EXTS}) in {str(f / d)!r}; add some or remove the folder")
+            if len(found) < 2:
+                raise DataError(f"domains: {str(f / d)!r} holds {len(found)} image; a domain needs at least 2 "
+                                "images (add more or remove the folder)")
             files += found
             labels += [i] * len(found)
     if not files:
@@ -547,9 +552,12 @@ def _load_domains(cfg: DataConfig) -> ImageData:
         raise DataError(f"domains: none of the {len(files)} images under {str(root)!r} could be read")
     kept = set(good)
     y = torch.tensor([lab for f, lab in zip(files, labels) if f in kept], dtype=torch.int64)
-    return ImageData("domains", torch.from_numpy(x), y, len(names), label_key="domain")
+    # The domain as StarGAN's code: one-hot, one group of mutually exclusive attributes.
+    attributes = F.one_hot(y, len(names)).to(torch.float32)
+    return ImageData("domains", torch.from_numpy(x), y, len(names), label_key="domain", attributes=attributes,
+                     attribute_names=tuple(names), attribute_groups=(tuple(range(len(names))),))
 
 
-_source("domains", "images of several domains in data.path, one subfolder each (recursive, at least 2): labels "
-        "= domain index in sorted folder order; split folders train/, test/ (or val/) optional",
-        _load_domains, _locate_domains)
+_source("domains", "images of several domains in data.path, one subfolder each (recursive, at least 2 domains of "
+        "at least 2 images): labels = domain index in sorted folder order, attributes = its one-hot code; split "
+        "folders train/, test/ (or val/) optional", _load_domains, _locate_domains)

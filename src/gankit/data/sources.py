@@ -30,6 +30,9 @@ class Source:
     shape: Callable[[DataConfig], tuple[int, ...]] | None = None  # sample shape if not (channels, res, res)
     sides: tuple[str, ...] = ("x",)  # the image keys of its batches: ("x",), or ("A", "B") for pairs
     target: str | None = None  # paired/unpaired sources built from a labelled dataset: its name (whose classifier reads the B side)
+    # unpaired sources built from two labelled datasets: the registered ImageData sources whose splits
+    # are its sides A and B (in direction AtoB; their classifiers read the outputs translated into that side)
+    side_sources: tuple[str, str] | None = None
 
 
 SOURCES: Registry[Source] = Registry("dataset")

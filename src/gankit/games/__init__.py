@@ -13,5 +13,7 @@ GAMES: Registry = Registry("game")
 from .base import Batch, DataInfo, Game, Phase  # noqa: E402
 from .gan import GANGame  # noqa: E402
 from .pix2pix import Pix2PixGame  # noqa: E402
+from .cyclegan import CycleGANGame  # noqa: E402
+from .stargan import StarGANGame  # noqa: E402
 
-__all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame"]
+__all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame"]

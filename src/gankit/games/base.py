@@ -42,15 +42,21 @@ class Phase:
 @dataclass(frozen=True)
 class DataInfo:
     """What a game may know of its data when it builds its players: the sample shapes by batch key
-    (``{"x": (C, H, W)}``, ``{"A": ..., "B": ...}``), the number of classes or domains, the source."""
+    (``{"x": (C, H, W)}``, ``{"A": ..., "B": ...}``), the number of classes or domains, the source, the
+    domain attributes."""
 
     shapes: dict[str, tuple[int, ...]]
     num_classes: int | None = None
     source: str = ""
+    #: multi-domain data: the domain attributes by mutually exclusive group, e.g.
+    #: ``(("red", "green", "blue"), ("thick",))``; None where the data has none
+    attributes: tuple[tuple[str, ...], ...] | None = None
 
     @classmethod
     def of(cls, data) -> "DataInfo":
-        return cls(dict(data.shapes), getattr(data, "num_classes", None), getattr(data, "name", ""))
+        names, groups = getattr(data, "attribute_names", None), getattr(data, "attribute_groups", None)
+        attributes = tuple(tuple(names[i] for i in g) for g in groups) if names and groups else None
+        return cls(dict(data.shapes), getattr(data, "num_classes", None), getattr(data, "name", ""), attributes)
 
 
 class Game(ABC):
@@ -67,6 +73,8 @@ class Game(ABC):
     kind: str = "noise"
     #: translation games: the (C, H, W) of the images they translate (gankit translate decodes to it)
     input_shape: tuple[int, ...] | None = None
+    #: translation games with a way back (:meth:`reconstruct`): CycleGAN, StarGAN
+    reversible: bool = False
 
     def __init__(self) -> None:
         self.grad_scalers: dict[str, Any] = {}  # player -> torch.amp.GradScaler (fp16), set by the trainer
@@ -136,26 +144,49 @@ class Game(ABC):
         raise GankitError(f"this run's game ({type(self).__name__}) translates images; it does not sample "
                           f"from noise: use gankit translate RUN --input IMAGES")
 
-    def translate_inputs(self, images: torch.Tensor) -> Batch:
-        """Inputs of :meth:`generate` for input images (N, C, H, W) in [-1, 1] (translation games)."""
+    def translate_inputs(self, images: torch.Tensor, direction: str | None = None, to: str | None = None) -> Batch:
+        """Inputs of :meth:`generate` for input images (N, C, H, W) in [-1, 1] (translation games):
+        ``direction`` (``AtoB``/``BtoA``, two-way games) or ``to`` (a target domain, multi-domain games)
+        say where to, as ``gankit translate --direction/--to`` do; a game rejects what it cannot do."""
         raise GankitError(f"this run's game ({type(self).__name__}) does not translate images; "
                           f"use gankit sample")
 
-    def eval_inputs(self, heldout, n: int, seed: int) -> tuple[Batch, Batch]:
-        """Inputs for scoring ``n`` outputs, and what they are compared with: ``({inputs}, {"labels"?,
-        "targets"?})``. Default: ``sample_inputs`` (no targets)."""
+    def input_shape_for(self, direction: str | None = None, to: str | None = None) -> tuple[int, ...]:
+        """The (C, H, W) of the images :meth:`translate_inputs` takes for that direction."""
+        if self.input_shape is None:
+            raise GankitError(f"this run's game ({type(self).__name__}) does not translate images")
+        return self.input_shape
+
+    def reconstruct(self, inputs: Batch, outputs: torch.Tensor,
+                    players: Mapping[str, nn.Module] | None = None) -> torch.Tensor | None:
+        """Translation games with a way back (CycleGAN, StarGAN): ``outputs`` translated back to the
+        inputs' domain, for pictures and the cycle metric; None where the game has no way back
+        (``reversible`` False)."""
+        return None
+
+    def eval_views(self) -> tuple[str, ...]:
+        """The directions a translation game is scored in, each with its own scores (``AtoB/fid...``);
+        ``("",)``: one, unprefixed."""
+        return ("",)
+
+    def eval_inputs(self, heldout, n: int, seed: int, view: str = "") -> tuple[Batch, Batch]:
+        """Inputs for scoring ``n`` outputs (of ``view``, one of :meth:`eval_views`), and what they are
+        compared with: ``({inputs}, {"labels"?, "targets"?, "sources"?, "codes"?})``: the classes the outputs
+        should show, their true counterparts, the untranslated input images, the target domain codes.
+        Default: ``sample_inputs`` (no targets)."""
         if self.kind != "noise":
             raise GankitError(f"game {type(self).__name__} does not say how to score it (it defines no eval_inputs)")
         inputs = self.sample_inputs(n, seed)
         return inputs, ({"labels": inputs["y"]} if "y" in inputs else {})
 
-    def output_data(self, data):
-        """The real images of the domain the outputs belong to (the reference of FID and friends), from
-        a dataset of this game's kind. Default: the data itself."""
+    def output_data(self, data, view: str = ""):
+        """The real images of the domain the outputs (of ``view``) belong to (the reference of FID and
+        friends), from a dataset of this game's kind. Default: the data itself."""
         return data
 
-    def output_source(self, data_cfg) -> str:
-        """The name of the dataset whose classifier reads the outputs. Default: the run's data source."""
+    def output_source(self, data_cfg, view: str = "") -> str:
+        """The name of the dataset whose classifier reads the outputs (of ``view``). Default: the run's
+        data source."""
         return data_cfg.name
 
     def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -181,6 +212,12 @@ def batched(fn: Callable[[Batch], torch.Tensor], inputs: Batch, batch_size: int 
     n = len(next(iter(inputs.values())))
     return torch.cat([fn({k: v[i:i + batch_size] for k, v in inputs.items()}).float().cpu()
                       for i in range(0, n, batch_size)])
+
+
+def spread(n: int, k: int) -> torch.Tensor:
+    """``k`` indices evenly spaced over ``range(n)``, the first one 0 (all of them when k = n): a
+    split sorted by class shows every class."""
+    return torch.div(torch.arange(k) * n, k, rounding_mode="floor")
 
 
 def module_device(m: nn.Module) -> torch.device:

@@ -166,13 +166,22 @@ class Pix2PixGame(Game):
         cols = [col.expand(-1, c, -1, -1) if col.shape[1] != c else col for col in cols]
         return torch.stack(cols, 1).flatten(0, 1), len(cols) * min(4, len(out))
 
-    def translate_inputs(self, images: torch.Tensor) -> Batch:
+    def input_shape_for(self, direction: str | None = None, to: str | None = None) -> tuple[int, ...]:
+        if to is not None:
+            raise GankitError("--to: a pix2pix run translates one way, A to B; it has no domains to choose (drop --to)")
+        if direction not in (None, "AtoB"):
+            raise GankitError(f"--direction {direction}: a pix2pix run translates A to B only (train one with "
+                              f"data.direction=BtoA for the other way)")
+        return self.input_shape
+
+    def translate_inputs(self, images: torch.Tensor, direction: str | None = None, to: str | None = None) -> Batch:
+        self.input_shape_for(direction, to)
         if tuple(images.shape[1:]) != self.input_shape:
             raise GankitError(f"the run translates {'x'.join(map(str, self.input_shape))} inputs (C x H x W), "
                               f"got {'x'.join(map(str, images.shape[1:]))}")
         return {"A": images}
 
-    def eval_inputs(self, heldout, n: int, seed: int) -> tuple[Batch, Batch]:
+    def eval_inputs(self, heldout, n: int, seed: int, view: str = "") -> tuple[Batch, Batch]:
         """The first ``n`` pairs of ``heldout``, in order (``seed`` is not needed: nothing is random)."""
         b = heldout.batch(torch.arange(min(n, len(heldout))))
         extra = {"targets": b["B"]}
@@ -180,10 +189,10 @@ class Pix2PixGame(Game):
             extra["labels"] = b["y"]
         return {"A": b["A"]}, extra
 
-    def output_data(self, data):
+    def output_data(self, data, view: str = ""):
         return data.side("B")
 
-    def output_source(self, data_cfg) -> str:
+    def output_source(self, data_cfg, view: str = "") -> str:
         from ..data import SOURCES
 
         target = SOURCES.get(data_cfg.name, key="data.name").target

@@ -98,20 +98,46 @@ def _modes(ctx) -> dict[str, float]:
 
 
 @register_metric("accuracy", {"probs", "labels"}, "the dataset classifier's accuracy on the outputs, read as the "
-                 "classes they should show (and on the real targets: the ceiling)",
-                 {"class_acc": True, "class_acc_targets": True, "intra_fid": False})
+                 "classes they should show; translations: also on the untranslated inputs (the baseline) and on "
+                 "real images of the output domain (the ceiling: the true targets, else its held-out split)",
+                 {"class_acc": True, "class_acc_targets": True, "class_acc_inputs": True, "class_acc_real": True,
+                  "intra_fid": False})
 def _accuracy(ctx) -> dict[str, float]:
     from .conditional import class_accuracy, conditional_scores
 
     p, labels = ctx.features()[1], ctx.labels.cpu().long()
     k = p.shape[1]
-    if ctx.targets is None:  # conditional samples: accuracy, intra-class FID, per-class scores
+    if ctx.targets is None and ctx.sources is None:  # conditional samples: accuracy, intra-class FID, per class
         if ctx.train.labels is None:
             raise GankitError("accuracy: the dataset has no labels")
         return conditional_scores(ctx.features()[0], p, labels, ctx.reference().features, ctx.train.labels, k, ctx.ext)
-    acc, _ = class_accuracy(p, labels, k)
-    ceiling, _ = class_accuracy(ctx.target_features()[1], labels, k)
-    return {f"class_acc[{ctx.ext}]": acc, f"class_acc_targets[{ctx.ext}]": ceiling}
+    out = {f"class_acc[{ctx.ext}]": class_accuracy(p, labels, k)[0]}
+    if ctx.sources is not None:
+        out[f"class_acc_inputs[{ctx.ext}]"] = class_accuracy(ctx.extractor.extract(ctx.sources)[1], labels, k)[0]
+    if ctx.targets is not None:
+        out[f"class_acc_targets[{ctx.ext}]"] = class_accuracy(ctx.target_features()[1], labels, k)[0]
+    else:
+        held = ctx.heldout_reference()
+        if held is not None and held.probs is not None and held.labels is not None:
+            out[f"class_acc_real[{ctx.ext}]"] = class_accuracy(held.probs, held.labels.cpu().long(), k)[0]
+    return out
+
+
+@register_metric("cycle", {"reconstructions"}, "mean absolute error of the outputs translated back to the "
+                 "inputs (cycle consistency), in [-1, 1] units", {"cycle_l1": False})
+def _cycle(ctx) -> dict[str, float]:
+    from . import paired
+
+    return {"cycle_l1[pixels]": float(paired.l1(ctx.reconstructions.float(), ctx.sources.float()))}
+
+
+@register_metric("domains", {"codes"}, "a domain classifier's error on the outputs, read as their target "
+                 "domains, next to its error on real held-out images (StarGAN's protocol)",
+                 {"domain_err": False, "domain_err_real": False})
+def _domains(ctx) -> dict[str, float]:
+    from .classifier import domain_classifier_for
+
+    return domain_classifier_for(ctx.data_cfg, ctx.game).errors(ctx.fake, ctx.codes)
 
 
 def _paired(name: str):

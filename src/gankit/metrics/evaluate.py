@@ -100,9 +100,11 @@ class EvalResult:
 class Context:
     """What the metrics of one evaluation read; every input is computed once, on first use."""
 
-    def __init__(self, fake, data_cfg: DataConfig, extractor, train, heldout, labels, targets, seed, cache, result):
+    def __init__(self, fake, data_cfg: DataConfig, extractor, train, heldout, labels, targets, seed, cache, result,
+                 sources=None, reconstructions=None, codes=None, game=None):
         self.fake, self.data_cfg, self.extractor, self.train, self.heldout = fake, data_cfg, extractor, train, heldout
         self.labels, self.targets, self.seed, self.cache, self.result = labels, targets, seed, cache, result
+        self.sources, self.reconstructions, self.codes, self.game = sources, reconstructions, codes, game
         self.ext = extractor.name if extractor is not None else ""
         self.tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
         self._ref = self._held = self._target_features = None
@@ -142,6 +144,10 @@ class Context:
             return "needs the classes the outputs should show (a conditional or translation run)"
         if need == "targets" and self.targets is None:
             return "needs paired targets (a translation run on held-out pairs)"
+        if need == "reconstructions" and self.reconstructions is None:
+            return "needs a translation run with a way back (cyclegan, stargan)"
+        if need == "codes" and self.codes is None:
+            return "needs a multi-domain translation run (stargan)"
         if need == "heldout" and self.heldout is None:
             return f"the {self.data_cfg.name!r} source has no held-out split to compare with"
         if need == "modes" and not has_modes(self.data_cfg):
@@ -154,11 +160,15 @@ AUTO = "auto"
 
 def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, metrics=None,
              train: ImageData | None = None, heldout: ImageData | None | str = AUTO, seed: int = 0,
-             cache: bool = True, labels: torch.Tensor | None = None, targets: torch.Tensor | None = None) -> EvalResult:
+             cache: bool = True, labels: torch.Tensor | None = None, targets: torch.Tensor | None = None,
+             sources: torch.Tensor | None = None, reconstructions: torch.Tensor | None = None,
+             codes: torch.Tensor | None = None, game=None) -> EvalResult:
     """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
     (test split for the floor and memorisation) with the registered metrics. ``train``/``heldout`` may be
     passed in when already loaded. ``labels``: the class each output should show; ``targets``: the
-    paired targets of the outputs. ``metrics=None`` means every metric that applies here (the notes say
+    paired targets of the outputs; ``sources``: the untranslated inputs (translation runs: the baseline of
+    label preservation), ``reconstructions``: the outputs translated back (the cycle metric), ``codes``:
+    the target domain codes of a multi-domain ``game``'s outputs. ``metrics=None`` means every metric that applies here (the notes say
     which were skipped and why); a metric asked for by name that cannot apply is an error.
     ``extractor`` may be None when only ``modes`` is scored (always so on 2-D point data)."""
     explicit = metrics is not None
@@ -171,14 +181,16 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
             heldout = load_heldout(data_cfg)  # None for folder/npz sources: no floor, no memorisation check
     res = EvalResult(extractor=extractor.name if extractor is not None else "",
                      info=dict(extractor.info) if extractor is not None else {})
-    ctx = Context(fake, data_cfg, extractor, train, heldout, labels, targets, seed, cache, res)
+    ctx = Context(fake, data_cfg, extractor, train, heldout, labels, targets, seed, cache, res,
+                  sources, reconstructions, codes, game)
     for name in names:
         metric = METRICS.get(name)
         why = next((w for w in map(ctx.missing, sorted(metric.needs)) if w), None)
         if why is not None:
             if explicit:
                 raise GankitError(f"{name}: {why}")
-            quiet = metric.needs & {"labels", "targets"} or (extractor is None and metric.needs & {"features", "probs"})
+            quiet = (metric.needs & {"labels", "targets", "reconstructions", "codes"}
+                     or (extractor is None and metric.needs & {"features", "probs"}))
             if not quiet:  # (metrics for other kinds of runs; no extractor: the caller says why, once)
                 res.notes.append(f"{name} skipped: {why}")
             continue
@@ -194,13 +206,12 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     extractor, for reuse).
 
     A noise-driven game is scored on ``game.eval_inputs(None, n, seed)`` (conditional: balanced classes)
-    against the train split; a translation game on the held-out pairs (the first ``n``; the training
-    pairs, with a note, where the data has no test split) against its targets, in the target domain."""
+    against the train split; a translation game on the held-out inputs (the first ``n``; the training
+    images, with a note, where the data has no test split) in the output domain, against the targets,
+    labels, reconstructions and domain codes it gives, once per view (``game.eval_views()``)."""
     import dataclasses
 
     from ..sampling import draw
-    from .extractors import build_extractor
-    from ..games.base import batched
 
     n = default_sample_count(metrics, cfg.data, n if n is not None else 5000)
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
@@ -210,23 +221,10 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
         fake = draw(game, n, seed=seed, players=players, labels=inputs.get("y"), keep=keep, directions=directions)
         ref_cfg, ref_train, heldout = cfg.data, train, AUTO
     else:
-        held = load_heldout(cfg.data)
-        if held is None:
-            notes.append(f"scored on training pairs: {cfg.data.name!r} has no held-out split")
-        inputs, extra = game.eval_inputs(held if held is not None else train, n, seed)
-        fake = batched(lambda b: game.generate(b, players), inputs)
-        ref_train = game.output_data(train)
-        heldout = game.output_data(held) if held is not None else None
-        ref_cfg = dataclasses.replace(cfg.data, name=game.output_source(cfg.data))
-        if len(fake) < n:
-            notes.append(f"{len(fake)} held-out inputs scored (fewer than n = {n})")
+        return _evaluate_translation(game, players, cfg, metrics, n, seed, extractor, extractor_spec, device,
+                                     inception_weights, train)
     if extractor is None and needs_extractor(metrics, cfg.data):
-        try:
-            extractor = build_extractor(extractor_spec, ref_cfg, device, inception_weights)
-        except GankitError as e:
-            if metrics is not None or extractor_spec not in ("auto", "classifier"):
-                raise  # metrics or an extractor asked for by name: say why they cannot be had
-            notes.append(f"feature metrics skipped: {e}")  # the defaults (e.g. unlabelled pairs): score what can be
+        extractor = _extractor(extractor_spec, ref_cfg, device, inception_weights, metrics, notes)
     res = evaluate(fake, ref_cfg, extractor, metrics, train=ref_train, heldout=heldout, seed=seed,
                    labels=extra.get("labels"), targets=extra.get("targets"))
     res.notes = notes + res.notes
@@ -234,6 +232,67 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
         res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "
                          f"with the smallest ||dG/dz|| (sample.jacobian_keep; --jacobian-keep 1 turns it off)")
     return res, extractor
+
+
+def _extractor(spec, ref_cfg, device, weights, metrics, notes):
+    from .extractors import build_extractor
+
+    try:
+        return build_extractor(spec, ref_cfg, device, weights)
+    except GankitError as e:
+        if metrics is not None or spec not in ("auto", "classifier"):
+            raise  # metrics or an extractor asked for by name: say why they cannot be had
+        notes.append(f"feature metrics skipped: {e}")  # the defaults (e.g. unlabelled pairs): score what can be
+        return None
+
+
+def _evaluate_translation(game, players, cfg, metrics, n, seed, extractor, extractor_spec, device,
+                          inception_weights, train):
+    """A translation game, view by view (CycleGAN: AtoB and BtoA, each score prefixed with its view):
+    the outputs for the first ``n`` held-out inputs, against the real images of the output domain, the
+    inputs' labels, true counterparts, reconstructions and target domains where the game gives them."""
+    import dataclasses
+
+    from ..games.base import batched
+
+    from .extractors import resolve_spec
+
+    held = load_heldout(cfg.data)
+    notes = [] if held is not None else [f"scored on training images: {cfg.data.name!r} has no held-out split"]
+    views = game.eval_views()
+    if extractor is None and needs_extractor(metrics, cfg.data):
+        extractor_spec = resolve_spec(extractor_spec, inception_weights)  # one choice (and note) for every view
+    merged = EvalResult()
+    extractors = {}  # by output source: a view's extractor is reused by the views scored in the same domain
+    for view in views:
+        prefix = f"{view}/" if len(views) > 1 else ""
+        inputs, extra = game.eval_inputs(held if held is not None else train, n, seed, view)
+        fake = batched(lambda b: game.generate(b, players), inputs)
+        recon = (batched(lambda b: game.reconstruct(b, b["outputs"], players), {**inputs, "outputs": fake})
+                 if game.reversible else None)
+        ref_cfg = dataclasses.replace(cfg.data, name=game.output_source(cfg.data, view))
+        view_notes = [f"{len(fake)} held-out inputs scored (fewer than n = {n})"] if len(fake) < n else []
+        ext = extractor if (extractor is not None and len(views) == 1) else extractors.get(ref_cfg.name)
+        if ext is None and needs_extractor(metrics, cfg.data):
+            ext = _extractor(extractor_spec, ref_cfg, device, inception_weights, metrics, view_notes)
+            extractors[ref_cfg.name] = ext
+        res = evaluate(fake, ref_cfg, ext, metrics, train=game.output_data(train, view),
+                       heldout=game.output_data(held, view) if held is not None else None, seed=seed,
+                       labels=extra.get("labels"), targets=extra.get("targets"), sources=extra.get("sources"),
+                       reconstructions=recon, codes=extra.get("codes"), game=game)
+        merged.scores.update({prefix + k: v for k, v in res.scores.items()})
+        if len(views) > 1:  # each view's extractor by name (format_table prints keys with a view as they are)
+            merged.info.update({f"{prefix}{res.extractor} {k}": v for k, v in res.info.items()})
+            merged.extractor = ", ".join(dict.fromkeys([e for e in (merged.extractor, res.extractor) if e]))
+        else:
+            merged.info.update(res.info)
+            merged.extractor = res.extractor
+        notes += [prefix + note for note in view_notes + res.notes]
+        merged.closest_pairs = merged.closest_pairs or res.closest_pairs
+        if len(views) == 1:
+            merged.fake_features, extractor = res.fake_features, ext
+    merged.notes = notes
+    return merged, extractor
 
 
 def default_metrics() -> list[str]:
@@ -286,7 +345,7 @@ def default_sample_count(metrics, data_cfg: DataConfig, n: int = 5000) -> int:
 
 def format_table(res: EvalResult) -> str:
     rows = list(res.scores.items())
-    rows += [(f"{res.extractor} {k}", v) for k, v in res.info.items()]
+    rows += [(k if "/" in k.split(" ", 1)[0] else f"{res.extractor} {k}", v) for k, v in res.info.items()]
     width = max(len(k) for k, _ in rows)
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 10}"]
     for k, v in rows:

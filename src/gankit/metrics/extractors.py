@@ -87,18 +87,24 @@ def _file_fingerprint(path) -> str:
     return h.hexdigest()[:12]
 
 
+def resolve_spec(spec: str, weights: str | None = None) -> str:
+    """``auto`` -> ``inception-v3`` where its weights are found, else ``classifier`` (saying why, once);
+    any other spec as it is."""
+    if spec != "auto":
+        return spec
+    from .inception import find_inception_weights
+
+    try:
+        find_inception_weights(weights)
+        return "inception-v3"
+    except GankitError as e:
+        print(f"note: {e}; using the dataset classifier instead", file=sys.stderr)
+        return "classifier"
+
+
 def build_extractor(spec: str, data_cfg: DataConfig | None, device="cpu", weights: str | None = None) -> Extractor:
     """``auto`` | ``inception-v3`` | ``classifier`` (the run's dataset) | ``classifier:NAME``."""
-    if spec == "auto":
-        from .inception import find_inception_weights
-
-        try:
-            find_inception_weights(weights)
-            spec = "inception-v3"
-        except GankitError as e:
-            print(f"note: {e}; using the dataset classifier instead", file=sys.stderr)
-            spec = "classifier"
-    name, _, arg = spec.partition(":")
+    name, _, arg = resolve_spec(spec, weights).partition(":")
     if name == "classifier":
         if arg and (data_cfg is None or arg != data_cfg.name):
             data_cfg = DataConfig(name=arg)

@@ -50,9 +50,9 @@ def register_metric(name: str, needs: set[str], summary: str, better: dict[str, 
 
 
 def score_direction(score: str) -> bool | None:
-    """True when a higher value of ``score`` (e.g. ``fid[classifier:mnist]``) is better, False when
-    lower is, None for a score no metric declares."""
-    base = score.split("[", 1)[0]
+    """True when a higher value of ``score`` (e.g. ``fid[classifier:mnist]``, or ``BtoA/fid[...]`` of a
+    two-way translation run) is better, False when lower is, None for a score no metric declares."""
+    base = score.split("[", 1)[0].rsplit("/", 1)[-1]
     for name in METRICS.names():
         m = METRICS.get(name)
         if base in m.better:

@@ -80,8 +80,9 @@ def build_discriminator(model: ModelConfig, shape: tuple[int, ...], num_classes:
     return spectral_normalize(D) if model.d.spectral_norm else D
 
 
-def build_translator(net, in_shape: tuple[int, int, int], out_channels: int) -> nn.Module:
-    """An image-to-image G from ``model.g`` (a translator family: unet, resnet-translator)."""
+def build_translator(net, in_shape: tuple[int, int, int], out_channels: int, pad: str = "reflect") -> nn.Module:
+    """An image-to-image G from ``model.g`` (a translator family: unet, resnet-translator); ``pad``: the
+    ResNet translator's first padding (zeros for inputs with constant channels, StarGAN's)."""
     from . import translate
 
     if net.name not in ("unet", "resnet-translator"):
@@ -89,10 +90,10 @@ def build_translator(net, in_shape: tuple[int, int, int], out_channels: int) -> 
     try:
         if net.name == "unet":
             G = translate.UNetGenerator(in_shape, out_channels, width=net.width, norm=net.norm,
-                                        dropout=net.dropout, depth=net.depth)
+                                        dropout=net.dropout, depth=net.depth, skips=net.skips)
         else:
             G = translate.ResNetTranslator(in_shape, out_channels, width=net.width, blocks=net.blocks,
-                                           norm=net.norm, dropout=net.dropout)
+                                           norm=net.norm, dropout=net.dropout, pad=pad)
     except ValueError as e:
         raise ConfigError(f"model.g ({net.name}): {e}") from None
     return spectral_normalize(G) if net.spectral_norm else G
@@ -113,6 +114,19 @@ def build_patch_discriminator(net, in_channels: int, resolution: int) -> nn.Modu
     return spectral_normalize(D) if net.spectral_norm else D
 
 
-__all__ = ["build_translator", "build_patch_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
+def build_stargan_discriminator(net, in_channels: int, num_domains: int, resolution: int) -> nn.Module:
+    """StarGAN's two-headed D from ``model.d`` (family stargan)."""
+    from . import translate
+
+    if net.name != "stargan":
+        raise ConfigError(f"model.d.name: {net.name!r} has no domain-classification head; use stargan")
+    try:
+        D = translate.StarGANDiscriminator(in_channels, num_domains, resolution, width=net.width, layers=net.layers)
+    except ValueError as e:
+        raise ConfigError(f"model.d ({net.name}): {e}") from None
+    return spectral_normalize(D) if net.spectral_norm else D
+
+
+__all__ = ["build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
            "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

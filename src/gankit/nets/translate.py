@@ -9,11 +9,15 @@ then ReLU, a transposed convolution to C' channels and tanh. ``depth=0`` goes do
 levels; H, W powers of two), else H, W must divide by 2^depth (depth >= 2). Dropout(``dropout``) follows
 the first min(3, depth - 1) decoder blocks, as the paper's CD512-CD1024-CD1024 at 256 px (the reference
 code instead spares the innermost block and drops the next three; the parameters are the same).
+``skips=False`` drops the concatenations: the plain encoder-decoder pix2pix compares with, and DiscoGAN's
+generator (Kim et al. 2017: 4x4 stride-2 convolutions down, LeakyReLU and BatchNorm; transposed ones up).
 
 ``ResNetTranslator``: c7s1-w, d2w, d4w (stride-2 3x3, zero padding), ``blocks`` residual blocks
 x + F(x) of two reflection-padded 3x3 convolutions (norm, ReLU, [dropout] between them, norm after the
 second, no ReLU after the sum), u2w, uw (stride-2 3x3 transposed, output_padding 1), c7s1-C' and tanh;
-the 7x7 convolutions are reflection padded; c7s1-w, d and u layers are followed by norm and ReLU. Channels
+the 7x7 convolutions are reflection padded (the first zero padded with ``pad="zeros"``, as StarGAN's: with
+reflection, constant input channels such as a tiled domain code stay constant, and the norm after the
+convolution removes them); c7s1-w, d and u layers are followed by norm and ReLU. Channels
 width·min(2^i, 8) over ``downsamplings`` levels (2 in the papers); H, W must divide by 2^downsamplings.
 
 ``PatchGANDiscriminator``: one logit per overlapping patch, (B, 1, H/2^n - 2, W/2^n - 2) for n =
@@ -22,6 +26,11 @@ norm on the first), a stride-1 4x4 one with width·min(2^n, 8) channels, and a s
 channel, all with padding 1, LeakyReLU(0.2) between. Receptive field 9·2^n - 2 pixels (16, 34, 70, 142,
 286; the paper's 70x70 PatchGAN is n = 3, its 286x286 "ImageGAN" n = 5). ``layers=0`` is the PixelGAN:
 1x1 convolutions width -> 2·width (norm) -> 1.
+
+``StarGANDiscriminator`` (Choi et al. 2018): ``layers`` stride-2 4x4 convolutions (width·min(2^i, 8)
+channels, LeakyReLU(0.01), no norm; the paper's 6 at 128 px, ``layers=0``: down to 2x2), then two heads
+on the last features: D_src, a 3x3 convolution to one logit per 2x2 patch (real or fake), and D_cls, a
+convolution over the whole map to one logit per domain attribute.
 
 ``norm``: "batch", "instance" (InstanceNorm2d, affine=False, no running statistics) or "none". Biases as
 in the reference code, so the parameter counts match its printouts: with "batch" only the output layer
@@ -86,11 +95,12 @@ def _unet_depth(h: int, w: int, depth: int) -> int:
 
 class UNetGenerator(nn.Module):
     def __init__(self, in_shape: tuple[int, int, int], out_channels: int, width: int = 64,
-                 norm: str = "instance", dropout: float = 0.5, depth: int = 0):
+                 norm: str = "instance", dropout: float = 0.5, depth: int = 0, skips: bool = True):
         super().__init__()
         _check_norm(norm)
         c, h, w = in_shape
-        self.in_shape, self.out_channels = tuple(in_shape), out_channels
+        self.in_shape, self.out_channels, self.skips = tuple(in_shape), out_channels, skips
+        k = 2 if skips else 1  # decoder inputs: the level's features beside the mirrored encoder's, or alone
         self.depth = d = _unet_depth(h, w, depth)
         bias = norm != "batch"
         enc = [_channels(width, i) for i in range(d)]  # encoder level i output channels
@@ -106,11 +116,11 @@ class UNetGenerator(nn.Module):
         up: list[nn.Module] = []
         for j in range(d - 1):
             i = d - 1 - j
-            cin = enc[i] if j == 0 else 2 * enc[i]  # the innermost block has no skip to concatenate
+            cin = enc[i] if j == 0 else k * enc[i]  # the innermost block has no skip to concatenate
             up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(cin, enc[i - 1], 4, 2, 1, bias=bias),
                                     *_norm(norm, enc[i - 1]),
                                     *([nn.Dropout(dropout)] if j < self.dropout_blocks else [])))
-        up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * enc[0], out_channels, 4, 2, 1), nn.Tanh()))
+        up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(k * enc[0], out_channels, 4, 2, 1), nn.Tanh()))
         self.down, self.up = nn.ModuleList(down), nn.ModuleList(up)
         normal_init(self)
 
@@ -122,7 +132,7 @@ class UNetGenerator(nn.Module):
             feats.append(x)  # level i: (B, enc[i], H/2^(i+1), W/2^(i+1))
         y = self.up[0](feats[-1])
         for j in range(1, self.depth):
-            y = self.up[j](torch.cat([feats[self.depth - 1 - j], y], 1))
+            y = self.up[j](torch.cat([feats[self.depth - 1 - j], y], 1) if self.skips else y)
         return y  # (B, out_channels, H, W)
 
 
@@ -147,7 +157,7 @@ class ResidualBlock(nn.Module):
 
 class ResNetTranslator(nn.Module):
     def __init__(self, in_shape: tuple[int, int, int], out_channels: int, width: int = 64, blocks: int = 6,
-                 norm: str = "instance", dropout: float = 0.0, downsamplings: int = 2):
+                 norm: str = "instance", dropout: float = 0.0, downsamplings: int = 2, pad: str = "reflect"):
         super().__init__()
         _check_norm(norm)
         c, h, w = in_shape
@@ -164,7 +174,12 @@ class ResNetTranslator(nn.Module):
         self.in_shape, self.out_channels = tuple(in_shape), out_channels
         bias = norm != "batch"
         ch = [_channels(width, i) for i in range(downsamplings + 1)]
-        head: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c, ch[0], 7, 1, 0, bias=bias),
+        if pad not in ("reflect", "zeros"):
+            raise ValueError(f"ResNetTranslator pad must be reflect or zeros, not {pad!r}")
+        # pad="zeros" for inputs with constant channels (StarGAN's tiled domain code): reflection keeps them
+        # constant, and the InstanceNorm after this convolution would subtract their whole contribution
+        head: list[nn.Module] = [nn.ReflectionPad2d(3) if pad == "reflect" else nn.ZeroPad2d(3),
+                                 nn.Conv2d(c, ch[0], 7, 1, 0, bias=bias),
                                  *_norm(norm, ch[0]), nn.ReLU()]
         for i in range(downsamplings):
             head += [nn.Conv2d(ch[i], ch[i + 1], 3, 2, 1, bias=bias), *_norm(norm, ch[i + 1]), nn.ReLU()]
@@ -264,3 +279,45 @@ class PatchGANDiscriminator(nn.Module):
             raise ValueError(f"PatchGANDiscriminator with layers={self.layers} needs inputs of at least "
                              f"{least}x{least}, got {x.shape[-2]}x{x.shape[-1]}")
         return self.net(x)  # (B, 1, H/2^layers - 2, W/2^layers - 2) logits, (B, 1, H, W) for layers=0
+
+
+# ---------------------------------------------------------------------------------------------------
+# StarGAN's discriminator: an adversarial head and a domain-classification head
+
+
+def stargan_layers(resolution: int) -> int:
+    """Stride-2 layers that take a ``resolution`` px image down to 2x2 (6 at 128 px, 4 at 32)."""
+    if resolution < 4 or resolution & (resolution - 1):
+        raise ValueError(f"StarGANDiscriminator with layers=0 (down to 2x2) needs a power-of-two resolution "
+                         f">= 4, got {resolution}")
+    return int(math.log2(resolution)) - 1
+
+
+class StarGANDiscriminator(nn.Module):
+    def __init__(self, in_channels: int, num_domains: int, resolution: int, width: int = 64, layers: int = 0):
+        super().__init__()
+        if num_domains < 1:
+            raise ValueError(f"StarGANDiscriminator needs at least one domain attribute, got {num_domains}")
+        layers = layers or stargan_layers(resolution)
+        side = resolution // 2 ** layers
+        if layers < 1 or resolution % 2 ** layers or side < 1:
+            raise ValueError(f"StarGANDiscriminator with layers={layers} needs a resolution divisible by "
+                             f"2**{layers}, got {resolution}")
+        self.in_channels, self.num_domains, self.resolution, self.layers = in_channels, num_domains, resolution, layers
+        seq: list[nn.Module] = []
+        c = in_channels
+        for i in range(layers):
+            seq += [nn.Conv2d(c, _channels(width, i), 4, 2, 1), nn.LeakyReLU(0.01)]
+            c = _channels(width, i)
+        self.trunk = nn.Sequential(*seq)
+        self.src = nn.Conv2d(c, 1, 3, 1, 1, bias=False)               # (B, 1, side, side) logits
+        self.cls = nn.Conv2d(c, num_domains, side, 1, 0, bias=False)  # (B, k, 1, 1) logits
+        normal_init(self)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(adversarial logits (B, 1, s, s), domain logits (B, k))."""
+        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
+            raise ValueError(f"StarGANDiscriminator judges {self.resolution}x{self.resolution} images, "
+                             f"got {x.shape[-2]}x{x.shape[-1]}")
+        h = self.trunk(x)
+        return self.src(h), self.cls(h).flatten(1)

@@ -270,6 +270,7 @@ class Trainer:
         state = self.state_dict()
         if self.dist.enabled:
             state["rng_ranks"] = ddp.gather_objects(state["rng"], self.dist)
+            state["game_ranks"] = ddp.gather_objects(state["game"], self.dist)  # e.g. CycleGAN's per-process pools
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -295,7 +296,8 @@ class Trainer:
             raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
         self.sampler.load_state_dict(state["sampler"])
         self.best = dict(state.get("best", {}))
-        self.game.load_state_dict(state.get("game", {}))
+        games = state.get("game_ranks") or [state.get("game", {})]
+        self.game.load_state_dict(games[self.dist.rank] if len(games) == self.dist.world_size else games[0])
         for k, sc in self.scalers.items():
             if k in state.get("scalers", {}):
                 sc.load_state_dict(state["scalers"][k])
@@ -414,7 +416,7 @@ class Trainer:
             return None
         if scores is None:  # at start: check that one of eval.metrics reports it
             known = {b for m in self.cfg.eval.metrics for b in METRICS.get(m).better}
-            if want != "auto" and want.split("[", 1)[0] not in known:
+            if want != "auto" and want.split("[", 1)[0].rsplit("/", 1)[-1] not in known:
                 raise ConfigError(f"eval.best: {want!r} is not a score of eval.metrics "
                                   f"({', '.join(self.cfg.eval.metrics)}); one of auto, none, {', '.join(sorted(known))}")
             return None
