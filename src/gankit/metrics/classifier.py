@@ -140,11 +140,12 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
 
 
 @torch.enable_grad()  # callers may hold no_grad (e.g. read_stacked_digits); training needs autograd
-def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int = 128) -> None:
+def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int = 128,
+         steps: int | None = None) -> None:
     n = len(data)
     # ~40 epochs of small sets (about 1,400 updates on the 4,500-image MNIST subset, 500 on the digits),
     # capped at 3,000 updates (~6 epochs of Fashion-MNIST).
-    steps = min(3000, max(300, 40 * n // batch_size))
+    steps = steps or min(3000, max(300, 40 * n // batch_size))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
