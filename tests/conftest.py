@@ -39,3 +39,12 @@ def _private_cache(tmp_path_factory):
     else:
         os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def digits_classifier():
+    """The dataset classifier of the 8x8 digits at 16 px (trained once per session, in its cache)."""
+    from gankit.config import DataConfig
+    from gankit.metrics.extractors import build_extractor
+
+    return build_extractor("classifier", DataConfig(name="digits", resolution=16, channels=1))

@@ -22,11 +22,6 @@ def unit(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 127.5 - 1
 
 
-@pytest.fixture(scope="module")
-def digits_classifier():
-    return build_extractor("classifier", DIGITS)
-
-
 def test_running_stats_match_numpy_for_any_batching():
     rng = np.random.RandomState(0)
     x = rng.randn(1000, 7) * 3 + 100  # a large common offset stresses naive sums

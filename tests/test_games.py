@@ -12,6 +12,7 @@ import torch
 from gankit.api import load_run, prepare_training, train
 from gankit.games import GAMES, Game
 from gankit.train.checkpoint import load_checkpoint
+from helpers.state import assert_same
 
 # One tiny configuration per registered game: a new game adds its line here (the first test says so).
 CONTRACT = {
@@ -72,22 +73,6 @@ def test_resume_is_bit_exact(tmp_path, game_name):
                 torch.testing.assert_close(st[k], b["optimizers"][name]["state"][i][k], rtol=0, atol=0)
     assert_same(a["game"], b["game"])
     assert a["sampler"] == b["sampler"] and a["images_seen"] == b["images_seen"]
-
-
-def assert_same(a, b, where="game"):
-    """Equal nested game states: dicts, lists, numbers and tensors (bit for bit)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=where)
-    else:
-        assert a == b, where
 
 
 def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):

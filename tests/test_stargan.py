@@ -20,28 +20,10 @@ from gankit.games import DataInfo
 from gankit.games.stargan import (StarGANGame, all_codes, classification_loss, joint_index, parse_groups,
                                   predicted_codes, tile)
 from gankit.train.checkpoint import load_checkpoint
+from helpers.state import assert_same
 
 RES = 16
 DOMAINS = {"blue": (40, 60, 220), "green": (50, 200, 60), "red": (210, 40, 50)}  # sorted: the label order
-
-
-def assert_same(a, b, where="state"):
-    """Recursive bit-exact equality of nested dicts/lists of tensors and plain values."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{where}: lengths differ"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor), f"{where}: tensor vs {type(b)}"
-        assert a.dtype == b.dtype and a.shape == b.shape, \
-            f"{where}: {a.dtype}{tuple(a.shape)} vs {b.dtype}{tuple(b.shape)}"
-        assert torch.equal(a, b), f"{where}: values differ"
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 def _colour_image(rng, rgb):

@@ -15,8 +15,7 @@ from gankit.errors import GankitError
 from gankit.games import DataInfo
 from gankit.games.stargan import StarGANGame
 from gankit.metrics import classifier as clf
-from gankit.metrics.evaluate import evaluate, format_table, EvalResult
-from gankit.metrics.extractors import build_extractor
+from gankit.metrics.evaluate import EvalResult, evaluate, format_table
 from gankit.metrics.registry import score_direction
 
 DIGITS = DataConfig(name="digits", resolution=16, channels=1)
@@ -24,11 +23,6 @@ DIGITS = DataConfig(name="digits", resolution=16, channels=1)
 
 def unit(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 127.5 - 1
-
-
-@pytest.fixture(scope="module")
-def digits_classifier():
-    return build_extractor("classifier", DIGITS)
 
 
 def test_translation_accuracy_reports_the_baseline_and_the_ceiling(digits_classifier):

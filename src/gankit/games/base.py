@@ -207,6 +207,26 @@ def require_default(cfg, keys: list[str], game: str) -> None:
             raise ConfigError(f"{key}: {a!r} is not used by game {game!r} (leave it at {b!r})")
 
 
+#: why a translation game cannot recompute the BatchNorm statistics of its EMA copies
+NO_BN_RECOMPUTE = ("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; with a "
+                   "BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+
+
+def check_translator_ema(cfg) -> None:
+    """A ConfigError where a translation game's settings ask for BatchNorm statistics it cannot recompute."""
+    from ..config import ConfigError
+
+    if cfg.train.ema_decay > 0 and cfg.train.ema_bn_stats == "recompute" and cfg.model.g.norm == "batch":
+        raise ConfigError(NO_BN_RECOMPUTE)
+
+
+def check_input_shape(images: torch.Tensor, shape: tuple[int, ...], how: str = "") -> None:
+    """A GankitError where input images to translate do not have the run's (C, H, W)."""
+    if tuple(images.shape[1:]) != tuple(shape):
+        raise GankitError(f"the run translates {'x'.join(map(str, shape))} inputs (C x H x W){how}, "
+                          f"got {'x'.join(map(str, images.shape[1:]))}")
+
+
 def batched(fn: Callable[[Batch], torch.Tensor], inputs: Batch, batch_size: int = 500) -> torch.Tensor:
     """``fn`` over slices of every tensor in ``inputs`` (all of one length), concatenated, on the CPU."""
     n = len(next(iter(inputs.values())))

@@ -46,7 +46,8 @@ from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty
 from ..nets import build_patch_discriminator, build_translator
 from . import GAMES
-from .base import Batch, DataInfo, Game, Phase, eval_mode, module_device, require_default, spread
+from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
+                   eval_mode, module_device, require_default, spread)
 
 PREVIEW_PER_SIDE = 12  # input | translation | reconstruction triplets per side in each progress grid
 DIRECTIONS = ("AtoB", "BtoA")
@@ -119,9 +120,7 @@ class CycleGANSettings(GameSettings):
             raise ConfigError(f"game.adversarial_weight: {self.adversarial_weight!r} must be > 0")
         if not self.adversarial and self.lambda_cycle == 0:
             raise ConfigError("game.lambda_cycle: 0 with game.adversarial=false leaves the translators nothing to learn")
-        if cfg.train.ema_decay > 0 and cfg.train.ema_bn_stats == "recompute" and cfg.model.g.norm == "batch":
-            raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                              "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        check_translator_ema(cfg)
         require_default(cfg, ["penalty.r1", "tricks.label_smoothing", "tricks.instance_noise",
                               "tricks.feature_matching", "tricks.diffaugment", "tricks.topk", "tricks.pack"],
                         self.name)
@@ -259,8 +258,7 @@ class CycleGANGame(Game):
                 p.load_state_dict(state["pools"][d])
 
     def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                          "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        raise ConfigError(NO_BN_RECOMPUTE)
 
     # -- drawing ------------------------------------------------------------------------------
     def _translators(self, players):
@@ -324,9 +322,7 @@ class CycleGANGame(Game):
     def translate_inputs(self, images: torch.Tensor, direction: str | None = None, to: str | None = None) -> Batch:
         d = self._direction(direction, to)
         shape = self.shape_a if d == "AtoB" else self.shape_b
-        if tuple(images.shape[1:]) != shape:
-            raise GankitError(f"the run translates {'x'.join(map(str, shape))} inputs (C x H x W) {d}, "
-                              f"got {'x'.join(map(str, images.shape[1:]))}")
+        check_input_shape(images, shape, f" {d}")
         return {"A" if d == "AtoB" else "B": images}
 
     # -- scoring ------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from ..errors import ConfigError, GankitError
 from ..losses import build_objective
 from ..nets import build_patch_discriminator, build_translator
 from . import GAMES
-from .base import Batch, DataInfo, Game, Phase, eval_mode, module_device, require_default
+from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
+                   eval_mode, module_device, require_default)
 
 PREVIEW_PAIRS = 24  # (input, output, target) triplets in each progress grid, 4 to a row
 
@@ -47,9 +48,7 @@ class Pix2PixSettings(GameSettings):
             raise ConfigError(f"game.d_loss_scale: {self.d_loss_scale!r} must be > 0")
         if not self.adversarial and self.lambda_l1 == 0:
             raise ConfigError("game.lambda_l1: 0 with game.adversarial=false leaves G nothing to learn")
-        if cfg.train.ema_decay > 0 and cfg.train.ema_bn_stats == "recompute" and cfg.model.g.norm == "batch":
-            raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                              "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        check_translator_ema(cfg)
         require_default(cfg, ["train.d_steps", "penalty.r1", "penalty.clip", "tricks.label_smoothing",
                               "tricks.instance_noise", "tricks.feature_matching", "tricks.diffaugment",
                               "tricks.topk", "tricks.pack"], "pix2pix")
@@ -142,8 +141,7 @@ class Pix2PixGame(Game):
         return ("G",)
 
     def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                          "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        raise ConfigError(NO_BN_RECOMPUTE)
 
     # -- drawing ------------------------------------------------------------------------------
     def preview_inputs(self, data, heldout, n: int, generator: torch.Generator) -> Batch:
@@ -176,9 +174,7 @@ class Pix2PixGame(Game):
 
     def translate_inputs(self, images: torch.Tensor, direction: str | None = None, to: str | None = None) -> Batch:
         self.input_shape_for(direction, to)
-        if tuple(images.shape[1:]) != self.input_shape:
-            raise GankitError(f"the run translates {'x'.join(map(str, self.input_shape))} inputs (C x H x W), "
-                              f"got {'x'.join(map(str, images.shape[1:]))}")
+        check_input_shape(images, self.input_shape)
         return {"A": images}
 
     def eval_inputs(self, heldout, n: int, seed: int, view: str = "") -> tuple[Batch, Batch]:

@@ -36,7 +36,8 @@ from ..losses import build_objective
 from ..losses.penalties import gradient_penalty
 from ..nets import build_stargan_discriminator, build_translator
 from . import GAMES
-from .base import Batch, DataInfo, Game, Phase, eval_mode, module_device, require_default, spread
+from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
+                   eval_mode, module_device, require_default, spread)
 
 PREVIEW_IMAGES = 8   # rows of each progress grid: a held-out image, then its translation to each domain
 PREVIEW_DOMAINS = 8  # at most this many target domains (columns)
@@ -125,9 +126,7 @@ class StarGANSettings(GameSettings):
         for key in ("lambda_cls", "lambda_rec"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"game.{key}: {getattr(self, key)!r} must be >= 0")
-        if cfg.train.ema_decay > 0 and cfg.train.ema_bn_stats == "recompute" and cfg.model.g.norm == "batch":
-            raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                              "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        check_translator_ema(cfg)
         require_default(cfg, ["penalty.r1", "penalty.clip", "tricks.label_smoothing", "tricks.instance_noise",
                               "tricks.feature_matching", "tricks.diffaugment", "tricks.topk", "tricks.pack"], "stargan")
 
@@ -228,8 +227,7 @@ class StarGANGame(Game):
             self.generator.set_state(state["rng"])
 
     def bn_inputs(self, name: str, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        raise ConfigError("train.ema_bn_stats: 'recompute' draws noise inputs, which a translator does not take; "
-                          "with a BatchNorm translator and train.ema_decay > 0 use train.ema_bn_stats=live")
+        raise ConfigError(NO_BN_RECOMPUTE)
 
     # -- drawing ------------------------------------------------------------------------------
     def code_name(self, code: torch.Tensor) -> str:
@@ -309,9 +307,7 @@ class StarGANGame(Game):
 
     def translate_inputs(self, images: torch.Tensor, direction: str | None = None, to: str | None = None) -> Batch:
         self.input_shape_for(direction, to)
-        if tuple(images.shape[1:]) != self.input_shape:
-            raise GankitError(f"the run translates {'x'.join(map(str, self.input_shape))} inputs (C x H x W), "
-                              f"got {'x'.join(map(str, images.shape[1:]))}")
+        check_input_shape(images, self.input_shape)
         return {"x": images, "code": self.parse_target(to).expand(len(images), -1).clone()}
 
     # -- scoring ------------------------------------------------------------------------------

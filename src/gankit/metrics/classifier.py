@@ -118,13 +118,20 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
         raise GankitError(f"classifier:{data_cfg.name}: the data has no class labels; use --extractor inception-v3")
     key = _data_key(train, test, res)
     path = cache_dir("classifiers") / f"{data_cfg.name}-{key}.pt"
-    model = SmallCNN(train.shape[0], train.num_classes, res)
+    model, accuracy = _cached_or_trained(path, SmallCNN(train.shape[0], train.num_classes, res), train, test,
+                                         device, f"classifier:{data_cfg.name}", data_cfg.name, verbose)
+    return TrainedClassifier(data_cfg.name, model, accuracy, len(test), key)
+
+
+def _cached_or_trained(path, model: SmallCNN, train: ImageData, test: ImageData, device, what: str, dataset: str,
+                       verbose: bool) -> tuple[SmallCNN, float]:
+    """``model`` with the weights cached at ``path``, or trained on ``train`` (and cached); its accuracy
+    on ``test``. Eval mode, no gradients."""
     if path.is_file():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
-            return TrainedClassifier(data_cfg.name, model.to(device).eval().requires_grad_(False),
-                                     float(state["accuracy"]), int(state["test_split_size"]), key)
+            return model.to(device).eval().requires_grad_(False), float(state["accuracy"])
         except Exception:  # a stale or torn cache entry: retrain below and replace it
             pass
     t0 = time.perf_counter()
@@ -132,11 +139,11 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
     model.eval().requires_grad_(False)
     accuracy = _accuracy(model, test)
     save_checkpoint({"model": model.state_dict(), "accuracy": accuracy, "test_split_size": len(test),
-                     "dataset": data_cfg.name, "recipe": RECIPE_VERSION}, path)
+                     "dataset": dataset, "recipe": RECIPE_VERSION}, path)
     if verbose:
-        print(f"trained classifier:{data_cfg.name} in {time.perf_counter() - t0:.0f} s: "
+        print(f"trained {what} in {time.perf_counter() - t0:.0f} s: "
               f"{100 * accuracy:.2f}% accuracy on {len(test)} held-out images (cached in {path})")
-    return TrainedClassifier(data_cfg.name, model, accuracy, len(test), key)
+    return model, accuracy
 
 
 @torch.enable_grad()  # callers may hold no_grad (e.g. read_stacked_digits); training needs autograd
@@ -237,22 +244,6 @@ def domain_classifier_for(data_cfg: DataConfig, game, device: str | torch.device
         te = ImageData(f"{data_cfg.name}:domains", test.images, joint_index(test.attributes, game.groups), K)
         key = _data_key(tr, te, res) + "-domains"
         path = cache_dir("classifiers") / f"{data_cfg.name}-domains-{key}.pt"
-        model = SmallCNN(tr.shape[0], K, res)
-        if path.is_file():
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                model.load_state_dict(state["model"])
-                return DomainClassifier(data_cfg.name, model.to(device).eval().requires_grad_(False), game.groups,
-                                        1 - float(state["accuracy"]), key)
-            except Exception:  # stale or torn: retrain below
-                pass
-        t0 = time.perf_counter()
-        _fit(model, tr, torch.device(device))
-        model.eval().requires_grad_(False)
-        accuracy = _accuracy(model, te)
-        save_checkpoint({"model": model.state_dict(), "accuracy": accuracy, "test_split_size": len(te),
-                         "dataset": data_cfg.name, "recipe": RECIPE_VERSION}, path)
-        if verbose:
-            print(f"trained the domain classifier of {data_cfg.name} in {time.perf_counter() - t0:.0f} s: "
-                  f"{100 * (1 - accuracy):.2f}% error on {len(te)} held-out images (cached in {path})")
+        model, accuracy = _cached_or_trained(path, SmallCNN(tr.shape[0], K, res), tr, te, device,
+                                             f"the domain classifier of {data_cfg.name}", data_cfg.name, verbose)
         return DomainClassifier(data_cfg.name, model, game.groups, 1 - accuracy, key)
