@@ -148,7 +148,7 @@ def _d_cost(loss_name):
 
 
 @pytest.mark.parametrize("preset,extra,blocks", [
-    ("cyclegan-mnist2fonts", [], True),  # lsgan, L1, adversarial weight 2, identity 0.5·λ
+    ("cyclegan-mnist2fonts", ["game.lambda_identity=0.5"], True),  # lsgan, L1, weight 2, identity 0.5·λ
     ("cyclegan-mnist2fonts", ["game.cycle_loss=l2", "game.lambda_cycle=3", "game.lambda_identity=0.2",
                               "game.adversarial_weight=0.7"], True),
     ("discogan-mnist2fonts", ["game.lambda_identity=0.5"], False),  # cross-entropy, squared error, BatchNorm
@@ -216,7 +216,8 @@ def test_d_phase_through_the_trainer_steps_only_the_discriminators(tmp_path, unp
 
 
 def test_cycle_alone_has_no_discriminators(tmp_path, unpaired):
-    trainer = prepare_training("cyclegan-mnist2fonts", tiny(unpaired, "game.adversarial=false"), out=tmp_path / "run")
+    trainer = prepare_training("cyclegan-mnist2fonts", tiny(unpaired, "game.adversarial=false", "game.lambda_identity=0.5"),
+                               out=tmp_path / "run")
     game = trainer.game
     assert set(game.players) == {"G_AB", "G_BA"} and set(trainer.optimizers) == {"G_AB", "G_BA"}
     assert [(p.name, p.players) for p in game.phases()] == [("G", ("G_AB", "G_BA"))]
@@ -239,7 +240,7 @@ def test_gan_alone_reports_no_cycle_or_identity_loss(tmp_path, unpaired):
 
 def test_settings_that_cannot_work_are_config_errors():
     cfg = load_config("cyclegan-mnist2fonts", ["data.name=unpaired", "model.g.width=4", "model.g.blocks=1",
-                                               "model.d.width=4", f"data.resolution={RES}"])
+                                               "model.d.width=4", f"data.resolution={RES}", "game.lambda_identity=0.5"])
     info = DataInfo({"A": (1, RES, RES), "B": (3, RES, RES)}, None, "unpaired")
     with pytest.raises(ConfigError, match=r"game.lambda_identity: .*A has 1 channel\(s\) and B 3"):
         CycleGANGame(cfg, info)
