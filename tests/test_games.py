@@ -135,4 +135,4 @@ def test_load_run_draws_what_the_trainer_drew(tmp_path, game_name):
     run = load_run(tmp_path / "run")
     torch.testing.assert_close(run.generate(trainer.preview), trainer.game.generate(trainer.preview,
                                                                                        trainer.sampling_players()),
-                               rtol=0, atol=1e-6)
+                               rtol=0, atol=1e-5)  # float32 sums may run in another order across thread counts
