@@ -24,7 +24,7 @@ scored row (ROW/benchmark.json) is not scored again; ``--fresh`` retrains the ro
 results file lists every scored row found under ``--out``, the commands, the machine and the date, and
 links each row's last progress grid (copied next to it).
 
-    python benchmarks/translation.py                                   # every row (about 1.5 h on 2 cores)
+    python benchmarks/translation.py                                   # the default rows (about 1.5 h on 2 cores)
     python benchmarks/translation.py --rows fonts-gan,fonts-cycle      # some rows
     python benchmarks/translation.py --steps 20 --n 100 --out runs/tr-smoke --results /tmp/tr-smoke
 """
@@ -73,11 +73,13 @@ ROWS: dict[str, Row] = {
     "color-cyclegan": Row("mnist2color", "CycleGAN", "cyclegan-mnist2color", (), "the preset as is"),
     "color-discogan": Row("mnist2color", "DiscoGAN", "discogan-mnist2color", (), "the preset as is"),
     "color-dualgan": Row("mnist2color", "DualGAN", "dualgan-mnist2color", (), "the preset as is"),
-    "stargan": Row("mnist-attributes", "StarGAN", "stargan-mnist-attributes", (), "the preset as is"),
-    "stargan-wide": Row("mnist-attributes", "StarGAN, G twice as wide", "stargan-mnist-attributes",
-                        ("model.g.width=32",), "a generator of width 32"),
+    "stargan": Row("mnist-attributes", "StarGAN (the preset, G width 32)", "stargan-mnist-attributes", (),
+                   "the preset as is"),
+    "stargan-narrow": Row("mnist-attributes", "StarGAN, G width 16", "stargan-mnist-attributes",
+                          ("model.g.width=16",), "a generator half as wide"),
 }
-DEFAULT_ROWS = ["fonts-gan", "fonts-cycle", "fonts-gan+cycle", "fonts-cyclegan", "color-cyclegan", "stargan"]
+DEFAULT_ROWS = ["fonts-gan", "fonts-cycle", "fonts-gan+cycle", "fonts-cyclegan", "color-cyclegan", "stargan",
+                "stargan-narrow"]
 METRICS = {"mnist2fonts": ["accuracy", "cycle", "fid"], "mnist2color": ["l1", "ssim", "accuracy", "cycle", "fid"],
            "mnist-attributes": ["domains", "accuracy", "l1", "ssim", "cycle", "fid"]}
 
@@ -115,9 +117,11 @@ COLUMNS = {
                     ("cycle L1 (A, B)", ("AtoB/cycle_l1", "BtoA/cycle_l1"), "l1")],
     "mnist2color": [("L1 →colour", "AtoB/l1", "l1"), ("L1 →grey", "BtoA/l1", "l1"), ("SSIM →colour", "AtoB/ssim", "f"),
                     ("SSIM →grey", "BtoA/ssim", "f"), ("FID →colour", "AtoB/fid", "f"), ("FID →grey", "BtoA/fid", "f"),
-                    ("acc →colour", "AtoB/class_acc", "pct"), ("acc →grey", "BtoA/class_acc", "pct")],
+                    ("acc →colour", "AtoB/class_acc", "pct"), ("untranslated", "AtoB/class_acc_inputs", "pct"),
+                    ("acc →grey", "BtoA/class_acc", "pct"), ("untranslated", "BtoA/class_acc_inputs", "pct")],
     "mnist-attributes": [("domain error", "domain_err", "err"), ("on real images", "domain_err_real", "err"),
-                         ("digit acc", "class_acc", "pct"), ("on true targets", "class_acc_targets", "pct"),
+                         ("digit acc", "class_acc", "pct"), ("untranslated", "class_acc_inputs", "pct"),
+                         ("on true targets", "class_acc_targets", "pct"),
                          ("L1 to true target", "l1", "l1"), ("SSIM", "ssim", "f"), ("FID", "fid", "f"),
                          ("cycle L1", "cycle_l1", "l1")],
 }
@@ -221,8 +225,10 @@ def write_report(results_dir: Path, out: Path, records: list[dict], command: str
     grid_dir.mkdir(parents=True, exist_ok=True)
     lines = ["# Unpaired and multi-domain translation: CycleGAN, DiscoGAN, DualGAN, StarGAN", "",
              f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}, {machine()}. Every row is a shipped "
-             "preset (benchmarks/translation.py says how each is scored); scores on the first "
-             f"{records[0]['n'] if records else '?'} held-out inputs of each direction.", ""]
+             "preset, at most one setting changed (benchmarks/translation.py says how each is scored); scores on "
+             f"up to {records[0]['n'] if records else '?'} held-out inputs of each direction (every one of these "
+             "tasks' test splits). CPU minutes: the trainer's clock (all threads), on a machine shared with other "
+             "jobs, so only roughly comparable between rows.", ""]
     for task in COLUMNS:
         rows = [r for r in records if ROWS[r["row"]].task == task]
         if not rows:
@@ -246,7 +252,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated rows or all ({', '.join(ROWS)})")
     ap.add_argument("--steps", type=int, default=None, help="override every preset's train.steps (smoke tests)")
-    ap.add_argument("--n", type=int, default=500, help="held-out inputs scored per direction")
+    ap.add_argument("--n", type=int, default=1000, help="held-out inputs scored per direction (1,000: every one of the tasks)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="runs/translation-benchmark")
@@ -273,7 +279,10 @@ def main() -> None:
             rec, sc = json.loads((run / "train.json").read_text()), json.loads((run / "benchmark.json").read_text())
             records.append({"row": key, "label": ROWS[key].label, "overrides": list(ROWS[key].overrides),
                             "steps": rec["steps"], "cpu_seconds": rec["cpu_seconds"], **sc})
-    command = "python benchmarks/translation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    argv, shown = sys.argv[1:], []
+    for i, a in enumerate(argv):  # folders of this machine stay out of the committed results
+        shown.append("DIR" if i and argv[i - 1] in ("--out", "--results") else shlex.quote(a))
+    command = "python benchmarks/translation.py " + " ".join(shown)
     print(f"wrote {write_report(results, out, records, command.strip())}")
 
 
