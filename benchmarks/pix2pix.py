@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -410,15 +409,9 @@ def heldout_grid_inputs(cfg) -> tuple[torch.Tensor, torch.Tensor, list[int], lis
 # ---------------------------------------------------------------------------------------------------
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores visible, {platform.system()} {platform.release()}, torch {torch.__version__}"
+    from gankit.utils.machine import describe_machine
+
+    return describe_machine()
 
 
 def d_fields(resolution: int) -> str:

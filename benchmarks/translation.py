@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -144,17 +143,9 @@ def table(task: str, records: list[dict]) -> list[str]:
 
 
 def machine() -> str:
-    import torch
+    from gankit.utils.machine import describe_machine
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return describe_machine(threads=True)
 
 
 def train_row(key: str, run: Path, overrides: list[str], fresh: bool) -> dict:
