@@ -188,14 +188,16 @@ def test_d_and_g_losses_equal_a_hand_computation(tmp_path, domains):
     for m in game.players.values():
         m.zero_grad(set_to_none=True)
     d_stats = game.run_phase(phases[1], batch, phases[2])
-    kept_x, kept_code, target = game._kept
+    kept_x, kept_code, target, kept_fake = game._kept
     assert kept_x is x and kept_code is code
+    assert kept_fake.requires_grad  # G(x, c) kept with its graph for the G phase (one G forward saved)
     torch.testing.assert_close(target, want_target, rtol=0, atol=0)
     assert (target != code).any(1).sum() >= 2  # some images go to another domain (else rec would not tell c from c')
     with torch.no_grad():  # no optimizer step has happened: D and G are the phase's own
         real_src, real_cls = game.D(x)
         fake = game.G(tile(x, target))
         fake_src, _ = game.D(fake)
+    torch.testing.assert_close(kept_fake.detach(), fake, rtol=0, atol=1e-6)
     cls = classification_loss(real_cls, code, game.groups)
     torch.testing.assert_close(cls, F.cross_entropy(real_cls, batch["domain"]))
     torch.testing.assert_close(d_stats["loss/D_cls"], cls, rtol=1e-5, atol=1e-6)

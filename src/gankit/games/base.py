@@ -194,6 +194,20 @@ class Game(ABC):
         raise NotImplementedError
 
 
+#: shared settings only the noise-driven ``gan`` game implements; other games reject them by name
+GAN_ONLY = ("penalty.r1", "tricks.label_smoothing", "tricks.instance_noise", "tricks.feature_matching",
+            "tricks.diffaugment", "tricks.topk", "tricks.pack")
+
+
+def check_nonnegative(settings, *keys: str) -> None:
+    """A ConfigError for the first of the game's own ``keys`` below 0."""
+    from ..config import ConfigError
+
+    for key in keys:
+        if getattr(settings, key) < 0:
+            raise ConfigError(f"game.{key}: {getattr(settings, key)!r} must be >= 0")
+
+
 def require_default(cfg, keys: list[str], game: str) -> None:
     """A ConfigError for the first of the dotted ``keys`` that is not at its default value."""
     from ..config import Config, ConfigError

@@ -46,8 +46,8 @@ from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty
 from ..nets import build_patch_discriminator, build_translator
 from . import GAMES
-from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
-                   eval_mode, module_device, require_default, spread)
+from .base import (GAN_ONLY, NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_nonnegative,
+                   check_translator_ema, eval_mode, module_device, require_default, spread)
 
 PREVIEW_PER_SIDE = 12  # input | translation | reconstruction triplets per side in each progress grid
 DIRECTIONS = ("AtoB", "BtoA")
@@ -113,17 +113,14 @@ class CycleGANSettings(GameSettings):
     pool_size: int = 50               # past fakes each D also sees (0: only the newest)
 
     def validate(self, cfg: Config) -> None:
-        for key in ("lambda_cycle", "lambda_identity", "pool_size"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"game.{key}: {getattr(self, key)!r} must be >= 0")
+        check_nonnegative(self, "lambda_cycle", "lambda_identity", "pool_size")
         if self.adversarial_weight <= 0:
             raise ConfigError(f"game.adversarial_weight: {self.adversarial_weight!r} must be > 0")
         if not self.adversarial and self.lambda_cycle == 0:
-            raise ConfigError("game.lambda_cycle: 0 with game.adversarial=false leaves the translators nothing to learn")
+            raise ConfigError("game.lambda_cycle: 0 with game.adversarial=false leaves the translators "
+                              "nothing to learn")
         check_translator_ema(cfg)
-        require_default(cfg, ["penalty.r1", "tricks.label_smoothing", "tricks.instance_noise",
-                              "tricks.feature_matching", "tricks.diffaugment", "tricks.topk", "tricks.pack"],
-                        self.name)
+        require_default(cfg, list(GAN_ONLY), self.name)
 
 
 def check_two_sides(info: DataInfo, game: str) -> tuple[tuple[int, ...], tuple[int, ...]]:

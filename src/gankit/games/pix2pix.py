@@ -27,8 +27,8 @@ from ..errors import ConfigError, GankitError
 from ..losses import build_objective
 from ..nets import build_patch_discriminator, build_translator
 from . import GAMES
-from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
-                   eval_mode, module_device, require_default)
+from .base import (GAN_ONLY, NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_nonnegative,
+                   check_translator_ema, eval_mode, module_device, require_default)
 
 PREVIEW_PAIRS = 24  # (input, output, target) triplets in each progress grid, 4 to a row
 
@@ -42,16 +42,13 @@ class Pix2PixSettings(GameSettings):
     d_loss_scale: float = 0.5      # D's loss is multiplied by this (the paper halves it)
 
     def validate(self, cfg: Config) -> None:
-        if self.lambda_l1 < 0:
-            raise ConfigError(f"game.lambda_l1: {self.lambda_l1!r} must be >= 0")
+        check_nonnegative(self, "lambda_l1")
         if self.d_loss_scale <= 0:
             raise ConfigError(f"game.d_loss_scale: {self.d_loss_scale!r} must be > 0")
         if not self.adversarial and self.lambda_l1 == 0:
             raise ConfigError("game.lambda_l1: 0 with game.adversarial=false leaves G nothing to learn")
         check_translator_ema(cfg)
-        require_default(cfg, ["train.d_steps", "penalty.r1", "penalty.clip", "tricks.label_smoothing",
-                              "tricks.instance_noise", "tricks.feature_matching", "tricks.diffaugment",
-                              "tricks.topk", "tricks.pack"], "pix2pix")
+        require_default(cfg, ["train.d_steps", *GAN_ONLY, "penalty.clip"], "pix2pix")
 
 
 @GAMES.register("pix2pix")

@@ -13,7 +13,8 @@ judges real against fake, D_cls recognises the domain. With c' the image's own c
 with the Wasserstein objective and gradient penalty by default (λ_gp = ``penalty.gp`` = 10 in the
 presets; any objective of the family works), λ_cls = ``game.lambda_cls`` = 1, λ_rec =
 ``game.lambda_rec`` = 10, and ``train.d_steps`` = 5 D phases per G phase, the G phase reusing the
-last D phase's batch and targets. L_cls is, per group, the cross-entropy over the group's logits (one
+last D phase's batch, targets and G(x, c) (computed there with autograd on: one G forward saved).
+L_cls is, per group, the cross-entropy over the group's logits (one
 of n) or the binary cross-entropy of its logit, summed over the groups and averaged over the batch —
 the paper's BCE over CelebA's attributes and cross-entropy over RaFD's expressions, one rule.
 
@@ -36,8 +37,8 @@ from ..losses import build_objective
 from ..losses.penalties import gradient_penalty
 from ..nets import build_stargan_discriminator, build_translator
 from . import GAMES
-from .base import (NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_translator_ema,
-                   eval_mode, module_device, require_default, spread)
+from .base import (GAN_ONLY, NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_nonnegative,
+                   check_translator_ema, eval_mode, module_device, require_default, spread)
 
 PREVIEW_IMAGES = 8   # rows of each progress grid: a held-out image, then its translation to each domain
 PREVIEW_DOMAINS = 8  # at most this many target domains (columns)
@@ -120,15 +121,13 @@ class StarGANSettings(GameSettings):
     name: str = "stargan"
     lambda_cls: float = 1.0            # weight of the domain-classification losses (both players)
     lambda_rec: float = 10.0           # weight of the reconstruction loss ||x - G(G(x, c), c')||_1
-    domains: tuple[str, ...] = ()      # the domain attributes by exclusive group, e.g. [red|green|blue, thick]; empty: the data's (a run records them)
+    # the domain attributes by exclusive group, e.g. [red|green|blue, thick]; empty: the data's (a run records them)
+    domains: tuple[str, ...] = ()
 
     def validate(self, cfg: Config) -> None:
-        for key in ("lambda_cls", "lambda_rec"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"game.{key}: {getattr(self, key)!r} must be >= 0")
+        check_nonnegative(self, "lambda_cls", "lambda_rec")
         check_translator_ema(cfg)
-        require_default(cfg, ["penalty.r1", "penalty.clip", "tricks.label_smoothing", "tricks.instance_noise",
-                              "tricks.feature_matching", "tricks.diffaugment", "tricks.topk", "tricks.pack"], "stargan")
+        require_default(cfg, [*GAN_ONLY, "penalty.clip"], "stargan")
 
 
 @GAMES.register("stargan")
@@ -143,7 +142,8 @@ class StarGANGame(Game):
         self.settings = s
         if "x" not in info.shapes:
             raise ConfigError(f"game.name: stargan translates between the domains of one image set; "
-                              f"data.name={info.source!r} yields {'/'.join(info.shapes)} (use mnist-attributes or domains)")
+                              f"data.name={info.source!r} yields {'/'.join(info.shapes)} "
+                              "(use mnist-attributes or domains)")
         if not s.domains:
             if not info.attributes:
                 raise ConfigError(f"game.name: stargan needs images with domains; data.name={info.source!r} has none "
@@ -178,10 +178,11 @@ class StarGANGame(Game):
             x, code = batch["x"], batch["attrs"]
             target = self._targets(code)
             keep = next_phase is not None and next_phase.name == "G"
-            self._kept = (x, code, target) if keep else None
-            D = self.train_module("D")
-            with torch.no_grad():
+            with torch.set_grad_enabled(keep):  # the G phase after this one reuses G(x, c), graph and all
                 fake = self.train_module("G")(tile(x, target))
+            self._kept = (x, code, target, fake) if keep else None
+            fake = fake.detach()
+            D = self.train_module("D")
             real_src, real_cls = D(x)
             fake_src, _ = D(fake)
             adv = self.objective.d_loss(real_out=real_src.float().flatten(), fake_out=fake_src.float().flatten())
@@ -197,10 +198,9 @@ class StarGANGame(Game):
         if phase.name == "G":
             if self._kept is None:
                 raise GankitError("stargan: the G phase reuses the batch of the D phase before it")
-            x, code, target = self._kept
+            x, code, target, fake = self._kept
             self._kept = None
             G = self.train_module("G")
-            fake = G(tile(x, target))
             self.D.requires_grad_(False)
             try:
                 fake_src, fake_cls = self.train_module("D", frozen=True)(fake)
@@ -234,8 +234,8 @@ class StarGANGame(Game):
         return "+".join(self.names[i] for i in code.nonzero().flatten().tolist()) or "none"
 
     def preview_inputs(self, data, heldout, n: int, generator: torch.Generator) -> Batch:
-        """Held-out images evenly spaced through the set (the training images where the data has none), each with its own
-        domain and, as ``code``, the next domain after it (what :meth:`generate` alone draws)."""
+        """Held-out images evenly spaced through the set (the training images where the data has none), each
+        with its own domain and, as ``code``, the next domain after it (what :meth:`generate` alone draws)."""
         src = heldout if heldout is not None else data
         k = min(PREVIEW_IMAGES, max(1, n // (1 + min(len(self.codes), PREVIEW_DOMAINS))), len(src))
         b = src.batch(spread(len(src), k))

@@ -237,9 +237,7 @@ def domain_classifier_for(data_cfg: DataConfig, game, device: str | torch.device
             perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
             cut = max(1, len(train) // 10)
             train, test = train.subset(perm[cut:]), train.subset(perm[:cut])
-        K = 1
-        for g in game.groups:
-            K *= len(g) if len(g) > 1 else 2
+        K = len(game.codes)  # every valid code is one joint domain
         tr = ImageData(f"{data_cfg.name}:domains", train.images, joint_index(train.attributes, game.groups), K)
         te = ImageData(f"{data_cfg.name}:domains", test.images, joint_index(test.attributes, game.groups), K)
         key = _data_key(tr, te, res) + "-domains"

@@ -168,8 +168,9 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
     passed in when already loaded. ``labels``: the class each output should show; ``targets``: the
     paired targets of the outputs; ``sources``: the untranslated inputs (translation runs: the baseline of
     label preservation), ``reconstructions``: the outputs translated back (the cycle metric), ``codes``:
-    the target domain codes of a multi-domain ``game``'s outputs. ``metrics=None`` means every metric that applies here (the notes say
-    which were skipped and why); a metric asked for by name that cannot apply is an error.
+    the target domain codes of a multi-domain ``game``'s outputs. ``metrics=None`` means every metric that
+    applies here (the notes say which were skipped and why); a metric asked for by name that cannot apply
+    is an error.
     ``extractor`` may be None when only ``modes`` is scored (always so on 2-D point data)."""
     explicit = metrics is not None
     names = parse_metrics(list(metrics) if explicit else default_metrics())
