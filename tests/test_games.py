@@ -25,6 +25,12 @@ CONTRACT = {
     "stargan": ("stargan-mnist-attributes", ["data.resolution=16", "model.g.width=4", "model.g.blocks=1",
                                              "model.d.width=4", "train.batch_size=4", "train.d_steps=2",
                                              "optim.default.ramp_down=0"]),
+    "ebgan": ("ebgan-mnist", ["data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",
+                              "train.batch_size=8", "train.ema_decay=0.9"]),
+    "began": ("began-mnist", ["data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",
+                              "model.latent_dim=8", "train.batch_size=8"]),
+    "infogan": ("infogan-mnist", ["data.resolution=16", "model.g.width=4", "model.d.width=4", "game.q_width=8",
+                                  "train.batch_size=8", "train.grid_size=20"]),
 }  # (no learning-rate ramp: the resume test stops a shorter run; tests/test_lr_ramp.py resumes ramps)
 FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=2", "train.sample_every=0",
         "train.checkpoint_every=0"]

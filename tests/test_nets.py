@@ -342,3 +342,44 @@ def test_minibatch_std_values_by_hand():
     assert_close(out[:, 3], img.std(0, unbiased=False).mean().expand(6, 4, 4), atol=1e-5, rtol=0)
     identical = MinibatchStd()(torch.ones(8, 2, 3, 3))  # a collapsed batch has no spread
     assert identical[:, 2].abs().max() < 1e-3
+
+
+# -- the contract every registered family runs ------------------------------------------------------
+
+def _family_shape(name: str) -> tuple[int, ...]:
+    return (2,) if name == "toy" else (1, 16, 16)
+
+
+@pytest.mark.parametrize("name", __import__("gankit.nets", fromlist=["GENERATORS"]).GENERATORS.names())
+def test_every_registered_generator_family(name):
+    """G(z) has the data's shape, images stay in [-1, 1] (tanh), every weight gets a finite gradient."""
+    from gankit.nets import GENERATORS
+
+    torch.manual_seed(0)
+    shape = _family_shape(name)
+    G = GENERATORS.get(name)(latent_dim=LATENT, shape=shape, width=WIDTH, norm="none")
+    out = G(torch.randn(B, LATENT))
+    assert out.shape == (B, *shape)
+    if len(shape) == 3 and name != "began":  # BEGAN's G is linear, as the paper's; its game clips samples
+        assert out.abs().max() <= 1
+    out.square().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in G.parameters())
+
+
+@pytest.mark.parametrize("name", __import__("gankit.nets", fromlist=["DISCRIMINATORS"]).DISCRIMINATORS.names())
+def test_every_registered_discriminator_family(name):
+    """D(x) -> (B,) logits, one per sample in eval mode, and forward == head(features) (what InfoGAN's
+    Q head shares); every weight gets a finite gradient."""
+    from gankit.nets import DISCRIMINATORS
+
+    torch.manual_seed(0)
+    shape = _family_shape(name)
+    D = DISCRIMINATORS.get(name)(shape=shape, width=WIDTH, norm="none")
+    x = torch.randn(B, *shape)
+    out = D(x)
+    assert out.shape == (B,)
+    out.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in D.parameters())
+    D.eval()
+    assert_close(D.head(D.features(x)), D(x))
+    assert_close(D(x[:1]), D(x)[:1], rtol=1e-5, atol=1e-6)

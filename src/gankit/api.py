@@ -118,10 +118,11 @@ def _copy_module(m: nn.Module) -> nn.Module:
 
 
 def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500,
-           labels=None, jacobian_keep: float | None = None) -> torch.Tensor:
+           labels=None, jacobian_keep: float | None = None, codes: dict[str, float] | None = None) -> torch.Tensor:
     """``n`` outputs in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
     gives the same samples. A conditional game takes ``labels``: one class for all, or n classes
-    (default: balanced, sample i of class i mod K). ``jacobian_keep`` < 1 keeps that fraction of the
+    (default: balanced, sample i of class i mod K); a game with latent codes (InfoGAN) takes ``codes``
+    to fix, e.g. ``{"c": 3, "cont0": 1.5}``. ``jacobian_keep`` < 1 keeps that fraction of the
     latent draws with the smallest Jacobian norm (gankit.sampling; default: the run's
     ``sample.jacobian_keep``)."""
     from .sampling import draw
@@ -131,7 +132,32 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
     run = load_run(path, device)
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     return draw(run.game, n, seed=seed, players=run.players, labels=labels, keep=keep,
-                directions=run.cfg.sample.jacobian_directions, batch_size=batch_size)
+                directions=run.cfg.sample.jacobian_directions, batch_size=batch_size, codes=codes)
+
+
+def traversal(path: str | Path, code: str, rows: int = 10, steps: int = 10, seed: int = 0, device: str = "cpu",
+              codes: dict[str, float] | None = None, span: tuple[float, float] = (-2.0, 2.0)) -> torch.Tensor:
+    """A latent traversal of a run with continuous codes (InfoGAN): (rows * steps, C, H, W), row-major;
+    along each row continuous code ``code`` (``cont0``, ...) sweeps ``span`` with everything else fixed,
+    row i shows category i mod K (unless ``codes`` fixes it)."""
+    run = load_run(path, device)
+    if not hasattr(run.game, "traversal_inputs"):
+        raise GankitError(f"--traverse: game {run.cfg.game.name!r} has no latent codes to traverse (infogan has)")
+    return run.generate(run.game.traversal_inputs(code, rows, steps, seed, *span, codes=codes))
+
+
+def parse_codes(items: Sequence[str]) -> dict[str, float]:
+    """``["c=3", "cont0=1.5"]`` -> ``{"c": 3.0, "cont0": 1.5}`` (a game checks names and ranges)."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise GankitError(f"--code {item!r}: write NAME=VALUE, e.g. --code c=3 or --code cont0=1.5")
+    return out
 
 
 def class_grid(path: str | Path, columns: int = 8, seed: int = 0, device: str = "cpu") -> torch.Tensor:
@@ -155,14 +181,16 @@ def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch
 
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
-                 device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None):
+                 device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None,
+                 ema: bool = True):
     """Score a run (its EMA players if it has them): ``n`` samples (default 5,000, or the protocol's
     count when the ``modes`` metric is scored) of a noise-driven game against its dataset; a translation
     game's outputs for the held-out inputs against their targets. With Jacobian-based truncation
-    (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the scores carry a note saying so."""
+    (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the scores carry a note saying so.
+    ``ema=False`` scores the live players even where the run kept averaged copies."""
     from .metrics.evaluate import evaluate_game
 
-    run = load_run(path, device)
+    run = load_run(path, device, ema=ema)
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     if run.game.kind != "noise":
         keep = 1.0

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("path", metavar="DIR_OR_CHECKPOINT")
-    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--n", type=int, default=None, help="number of samples (default 64; --traverse: rows, default 10)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True,
                    help=".png (a grid), .npy (float32 array in [-1, 1], NCHW) or DIR/ (one PNG per sample)")
@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jacobian-keep", type=float, default=None, metavar="Q",
                    help="Jacobian-based truncation: keep this fraction of the latent draws, those with the smallest "
                         "||dG/dz|| (default: the run's sample.jacobian_keep, 1 = off)")
+    s.add_argument("--code", dest="codes", action="append", default=[], metavar="NAME=VALUE",
+                   help="runs with latent codes (infogan): fix one, e.g. --code c=3 (category) or --code cont0=1.5 "
+                        "(repeatable)")
+    s.add_argument("--traverse", metavar="CODE",
+                   help="runs with continuous codes (infogan): a grid sweeping CODE (e.g. cont0) from -2 to 2 along "
+                        "each row, everything else fixed; row i shows category i mod K unless --code c=K")
+    s.add_argument("--steps", type=int, default=10, help="--traverse: columns of the sweep (default 10)")
 
     r = sub.add_parser("translate", help="translate images with a trained translation run (e.g. pix2pix)",
                        description="Translate an image or a folder of images with a translation run: one output "
@@ -65,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--real", help="with --fake: a dataset name (mnist, fashion-mnist, digits) or a folder of images")
     e.add_argument("--fake", help="a folder of images or a .npz/.npy file to score instead of a run")
     e.add_argument("--metrics", default=None,
-                   help="comma-separated: fid,kid,is,pr,dc,classes,memorization,modes or all (default: all that apply)")
+                   help="comma-separated: fid,kid,is,pr,dc,classes,accuracy,memorization,modes,l1,psnr,ssim,cycle,domains,"
+                        "cluster or all (default: all that apply)")
     e.add_argument("--n", type=int, default=None,
                    help="samples drawn from the run (default 5000; for modes the protocol's 2,500 on 2-D data, "
                         "26,000 on stacked-mnist)")
@@ -121,7 +129,7 @@ def _cmd_train(args) -> int:
 def _cmd_sample(args) -> int:
     import numpy as np
 
-    from .api import sample
+    from .api import parse_codes, sample
     from .utils.images import save_image_grid
 
     out = Path(args.out)
@@ -129,16 +137,27 @@ def _cmd_sample(args) -> int:
     if not to_dir and out.suffix.lower() not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name, or a folder ending in /")
     nrow = None
-    if args.classes is not None:
+    codes = parse_codes(args.codes)
+    if args.traverse is not None:
+        if args.classes is not None or args.klass is not None:
+            raise GankitError("--traverse takes --code, not --class/--classes")
+        from .api import traversal
+
+        images = traversal(args.path, args.traverse, rows=10 if args.n is None else args.n, steps=args.steps,
+                           seed=args.seed, device=args.device, codes=codes)
+        nrow, args.n = args.steps, len(images)
+    elif args.classes is not None:
         if args.klass is not None:
             raise GankitError("give --class K or --classes all, not both")
         from .api import class_grid
 
-        images = class_grid(args.path, args.n, seed=args.seed, device=args.device)
-        nrow, args.n = args.n, len(images)
+        columns = 64 if args.n is None else args.n
+        images = class_grid(args.path, columns, seed=args.seed, device=args.device)
+        nrow, args.n = columns, len(images)
     else:
+        args.n = 64 if args.n is None else args.n
         images = sample(args.path, args.n, seed=args.seed, device=args.device, labels=args.klass,
-                        jacobian_keep=args.jacobian_keep)
+                        jacobian_keep=args.jacobian_keep, codes=codes or None)
     out.parent.mkdir(parents=True, exist_ok=True)
     if to_dir:
         from .utils.images import save_images

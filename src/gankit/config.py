@@ -80,7 +80,6 @@ class PatchGANConfig:
     spectral_norm: bool = False
 
 
-#: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
 @dataclass
 class StarGANDConfig:
     """StarGAN's discriminator: a patch adversarial head and a domain-classification head (nets/translate.py)."""
@@ -90,8 +89,21 @@ class StarGANDConfig:
     spectral_norm: bool = False
 
 
+@dataclass
+class AutoEncoderConfig:
+    """An auto-encoder discriminator (EBGAN, BEGAN): its reconstruction error is the energy (nets/autoencoder.py)."""
+    name: str = "autoencoder"
+    width: int = 64
+    code: int = 64                 # dimensions of the code between encoder and decoder (BEGAN's h)
+    blocks: Literal["dcgan", "began"] = "dcgan"  # dcgan: stride-2 4x4 convolutions (EBGAN); began: 3x3 ELU pairs per scale (BEGAN)
+    norm: Literal["batch", "none"] = "batch"
+    spectral_norm: bool = False
+
+
+#: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
 NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
-                                 "patchgan": PatchGANConfig, "stargan": StarGANDConfig}
+                                 "patchgan": PatchGANConfig, "stargan": StarGANDConfig,
+                                 "autoencoder": AutoEncoderConfig}
 
 
 @dataclass
@@ -189,7 +201,7 @@ class TrainConfig:
 class EvalConfig:
     every: int = 0                 # score samples every N steps during training (0: never); best.pt keeps the best eval.best
     n: int = 2000                  # samples per evaluation
-    metrics: tuple[str, ...] = ("fid",)  # registered metrics: fid, kid, is, pr, dc, classes, memorization, modes, l1, psnr, ssim, accuracy
+    metrics: tuple[str, ...] = ("fid",)  # registered metrics: fid, kid, is, pr, dc, classes, memorization, modes, l1, psnr, ssim, accuracy, cycle, domains, cluster
     best: str = "auto"             # the score checkpoints/best.pt follows (a metric or score name, e.g. fid, l1, ssim); auto: the first of eval.metrics; none: no best.pt
     extractor: str = "classifier"  # classifier | classifier:NAME | inception-v3 | auto (Inception is slow on a CPU)
     inception_weights: Optional[str] = None
@@ -204,7 +216,7 @@ class SampleConfig:
 @dataclass
 class GameSettings:
     """Base of every game's settings (``game.*``); each registered game has its own subclass."""
-    name: str = "gan"              # a registered training game: gan, pix2pix
+    name: str = "gan"              # a registered training game: gan, pix2pix, cyclegan, stargan, ebgan, began, infogan
 
 
 def game_settings(name: str, key: str = "game.name") -> type:

@@ -95,27 +95,31 @@ class BareGenerator:
 
 @torch.no_grad()
 def draw(game, n: int, seed: int = 0, players=None, labels=None, keep: float = 1.0, directions: int = 8,
-         batch_size: int = 500) -> torch.Tensor:
+         batch_size: int = 500, codes=None) -> torch.Tensor:
     """``n`` outputs of a noise-driven ``game`` (on the CPU, float32) from inputs seeded by ``seed``,
     drawn through ``game.generate`` with ``players`` (e.g. the EMA generator; default the live ones).
 
-    ``labels``: the classes of a conditional game (see its ``sample_inputs``; default balanced). With
+    ``labels``: the classes of a conditional game (see its ``sample_inputs``; default balanced);
+    ``codes``: fixed latent codes of a game that has them (InfoGAN: ``{"c": 3}``). With
     ``keep`` < 1, ceil(n / keep) latent vectors are drawn and the n with the smallest Jacobian norm are
     kept; for a conditional generator, a class asked for q times gets ceil(q / keep) candidates (class
     0's first, then class 1's, ... in the order of the noise) and keeps its q best, placed where the
     labels ask for that class. With ``keep`` = 1 the result is the game's outputs for its first n inputs."""
     from .games.base import batched
 
-    inputs = choose_inputs(game, n, seed, players, labels, keep, directions, batch_size)
+    inputs = choose_inputs(game, n, seed, players, labels, keep, directions, batch_size, codes)
     return batched(lambda b: game.generate(b, players), inputs, batch_size)
 
 
 def choose_inputs(game, n: int, seed: int, players=None, labels=None, keep: float = 1.0, directions: int = 8,
-                  batch_size: int = 500) -> dict[str, torch.Tensor]:
+                  batch_size: int = 500, codes=None) -> dict[str, torch.Tensor]:
     """The inputs ``draw`` generates from: ``game.sample_inputs(n, seed)``, or under truncation the kept
     candidates (see :func:`truncation_candidates`)."""
     keep = check_keep(keep)
-    base = game.sample_inputs(n, seed) if labels is None else game.sample_inputs(n, seed, labels=labels)
+    if codes and not hasattr(game, "code_names"):
+        raise GankitError(f"--code: this run's game ({type(game).__name__}) has no latent codes (infogan has)")
+    options = {k: v for k, v in (("labels", labels), ("codes", codes)) if v is not None}
+    base = game.sample_inputs(n, seed, **options)
     if keep == 1.0:
         return base
     cand, _, _, idx = truncation_candidates(game, base, n, seed, keep, players, directions, batch_size)
@@ -127,8 +131,9 @@ def truncation_candidates(game, base: dict[str, torch.Tensor], n: int, seed: int
     """The inputs ``draw`` chooses from when ``keep`` < 1, given the plain inputs ``base`` of n outputs:
     (candidate inputs (m rows), their classes (m,) or None, their Jacobian norms (m,), the indices of
     the n kept ones in output order)."""
-    if "z" not in base:
-        raise GankitError("Jacobian-based truncation needs a game drawn from a latent z")
+    if "z" not in base or set(base) - {"z", "y"}:
+        raise GankitError(f"Jacobian-based truncation needs a game drawn from a latent z (and classes); this "
+                          f"game draws from {', '.join(sorted(base))}")
     labels = base.get("y")
     if labels is None:
         groups, quota = None, torch.tensor([n])

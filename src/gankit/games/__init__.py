@@ -15,5 +15,9 @@ from .gan import GANGame  # noqa: E402
 from .pix2pix import Pix2PixGame  # noqa: E402
 from .cyclegan import CycleGANGame  # noqa: E402
 from .stargan import StarGANGame  # noqa: E402
+from .ebgan import EBGANGame  # noqa: E402
+from .began import BEGANGame  # noqa: E402
+from .infogan import InfoGANGame  # noqa: E402
 
-__all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame"]
+__all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame", "EBGANGame",
+           "BEGANGame", "InfoGANGame"]

@@ -140,6 +140,19 @@ def _domains(ctx) -> dict[str, float]:
     return domain_classifier_for(ctx.data_cfg, ctx.game).errors(ctx.fake, ctx.codes)
 
 
+@register_metric("cluster", {"encoder", "heldout"}, "InfoGAN: the categorical code Q reads off the real test "
+                 "images, as an unsupervised classifier (each category matched to one class by the Hungarian "
+                 "method): its accuracy", {"cluster_acc": True})
+def _cluster(ctx) -> dict[str, float]:
+    from .conditional import matched_accuracy
+
+    held = ctx.heldout
+    if held.labels is None:
+        raise GankitError(f"cluster: the {ctx.data_cfg.name!r} test split has no labels")
+    predicted = ctx.game.infer_categories(held.batch(torch.arange(len(held)))["x"].cpu())
+    return {"cluster_acc[heldout]": matched_accuracy(predicted, held.labels.cpu())}
+
+
 def _paired(name: str):
     def compute(ctx) -> dict[str, float]:
         from . import paired

@@ -51,3 +51,20 @@ def conditional_scores(f_fake: torch.Tensor, p_fake: torch.Tensor, y_fake: torch
     for k in range(num_classes):
         s[f"intra_fid/{k}[{ext}]"] = per_fid[k]
     return s
+
+
+def matched_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy of cluster indices ``predicted`` (N,) as classes ``labels`` (N,) once every cluster is
+    matched to one class, the matching chosen to maximise the agreement (the Hungarian method on the
+    confusion counts; with more clusters than classes the unmatched clusters count as errors)."""
+    from scipy.optimize import linear_sum_assignment
+
+    predicted, labels = predicted.long().cpu().numpy(), labels.long().cpu().numpy()
+    if len(predicted) != len(labels):
+        raise ValueError(f"{len(predicted)} predictions for {len(labels)} labels")
+    if len(labels) == 0:
+        return float("nan")
+    counts = np.zeros((predicted.max() + 1, labels.max() + 1), dtype=np.int64)
+    np.add.at(counts, (predicted, labels), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(labels))

@@ -148,6 +148,8 @@ class Context:
             return "needs a translation run with a way back (cyclegan, stargan)"
         if need == "codes" and self.codes is None:
             return "needs a multi-domain translation run (stargan)"
+        if need == "encoder" and not callable(getattr(self.game, "infer_categories", None)):
+            return "needs a run whose game reads a categorical code from images (infogan)"
         if need == "heldout" and self.heldout is None:
             return f"the {self.data_cfg.name!r} source has no held-out split to compare with"
         if need == "modes" and not has_modes(self.data_cfg):
@@ -190,7 +192,7 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
         if why is not None:
             if explicit:
                 raise GankitError(f"{name}: {why}")
-            quiet = (metric.needs & {"labels", "targets", "reconstructions", "codes"}
+            quiet = (metric.needs & {"labels", "targets", "reconstructions", "codes", "encoder"}
                      or (extractor is None and metric.needs & {"features", "probs"}))
             if not quiet:  # (metrics for other kinds of runs; no extractor: the caller says why, once)
                 res.notes.append(f"{name} skipped: {why}")
@@ -227,7 +229,7 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     if extractor is None and needs_extractor(metrics, cfg.data):
         extractor = _extractor(extractor_spec, ref_cfg, device, inception_weights, metrics, notes)
     res = evaluate(fake, ref_cfg, extractor, metrics, train=ref_train, heldout=heldout, seed=seed,
-                   labels=extra.get("labels"), targets=extra.get("targets"))
+                   labels=extra.get("labels"), targets=extra.get("targets"), game=game)
     res.notes = notes + res.notes
     if keep < 1:
         res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "

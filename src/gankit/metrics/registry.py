@@ -16,7 +16,8 @@ Inputs a metric may need:
 - ``targets``: the paired targets of the outputs (translation games on held-out pairs);
 - ``heldout``: the real test split (memorisation; the FID floor);
 - ``pixels``: the samples themselves;
-- ``modes``: a dataset with a mode-counting protocol (2-D mixtures, stacked MNIST).
+- ``modes``: a dataset with a mode-counting protocol (2-D mixtures, stacked MNIST);
+- ``encoder``: a game that reads a categorical code off images (InfoGAN's Q).
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 - noise families (mlp, dcgan, resnet, toy): ``G(z, y=None) -> images`` and ``D(x, y=None) -> logits (B,)``,
   registered under one name, built from the image shape (C, H, W) and the shared ``NetConfig`` keys;
+- auto-encoder discriminators (autoencoder: EBGAN, BEGAN): ``D(x) -> (reconstruction, code)``;
 - translators (unet, resnet-translator): ``G(x) -> images`` of the same size, and the PatchGAN
   discriminator ``D(x) -> logits (B, 1, h, w)``, one per patch; each has its own settings class
   (config.NET_SETTINGS).
@@ -17,7 +18,7 @@ from ..registry import Registry
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
 
-from . import dcgan, mlp, resnet, toy  # noqa: E402,F401  (registers the families)
+from . import autoencoder, dcgan, infogan, mlp, resnet, toy  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
@@ -127,6 +128,19 @@ def build_stargan_discriminator(net, in_channels: int, num_domains: int, resolut
     return spectral_normalize(D) if net.spectral_norm else D
 
 
-__all__ = ["build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
+def build_autoencoder(net, shape: tuple[int, int, int]) -> nn.Module:
+    """An auto-encoder discriminator (EBGAN, BEGAN) from ``model.d`` (family autoencoder)."""
+    from .autoencoder import AutoEncoder
+
+    if net.name != "autoencoder":
+        raise ConfigError(f"model.d.name: {net.name!r} is not an auto-encoder; use autoencoder")
+    try:
+        D = AutoEncoder(tuple(shape), width=net.width, code=net.code, blocks=net.blocks, norm=net.norm)
+    except ValueError as e:
+        raise ConfigError(f"model.d ({net.name}): {e}") from None
+    return spectral_normalize(D) if net.spectral_norm else D
+
+
+__all__ = ["build_autoencoder", "build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
            "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

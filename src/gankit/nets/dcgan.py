@@ -102,3 +102,8 @@ class DCGANDiscriminator(nn.Module):
         for m in body:
             x = m(x)
         return x.flatten(1)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The logits (B,) of :meth:`features` (a D without a minibatch-std layer): forward = head(features)."""
+        last = self.net[-1]
+        return last(features.view(len(features), last.in_channels, *last.kernel_size)).flatten()

@@ -105,3 +105,7 @@ class ResNetDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally sum-pooled activations of the last block: (B, width)."""
         return F.relu(self.blocks(x)).sum((2, 3))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The logits (B,) of :meth:`features` (a D without a minibatch-std layer): forward = head(features)."""
+        return self.linear(features).squeeze(1)

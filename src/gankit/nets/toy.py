@@ -65,3 +65,7 @@ class ToyDiscriminator(nn.Module):
             if not isinstance(m, MinibatchStd):
                 x = m(x)
         return x
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The logits (B,) of :meth:`features` (a D without a minibatch-std layer): forward = head(features)."""
+        return self.net[-1](features).squeeze(1)
