@@ -18,6 +18,8 @@ side by side; every number is computed here from runs made here.
 
     python benchmarks/energy_info.py                       # all three: ~45 min on 2 idle cores
     python benchmarks/energy_info.py --only infogan --seeds 2 --info-budget 60
+
+A study left out by ``--only`` keeps its last results (benchmarks/results/energy_info.json) in the report.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def infogan_worker(seed: int, budget: float, n: int, out: Path) -> dict:
     res = evaluate_run(run, ["cluster", "fid", "pr"], n=n, extractor="classifier")
     rows = _rows(run)
     tail = rows[-max(1, len(rows) // 10):]
-    return {"seed": seed, "steps": summary["steps"], "cpu_seconds": summary["cpu_seconds"],
+    return {"seed": seed, "budget": budget, "n": n, "steps": summary["steps"], "cpu_seconds": summary["cpu_seconds"],
             "mi_cat": sum(r["info/mi_cat"] for r in tail) / len(tail),
             "cat_acc_fake": sum(r["info/cat_acc"] for r in tail) / len(tail),
             "scores": {k.split("[")[0]: v for k, v in res.scores.items()}}
@@ -78,7 +80,8 @@ def began_worker(gamma: float, steps: int, every: int, n: int, out: Path) -> dic
         s = {k.split("[")[0]: v for k, v in res.scores.items()}
         points.append({"step": step, "M": sum(window) / len(window), "k": rows[step - 1]["began/k"], **s})
     final = evaluate_run(run, ["fid", "pr"], n=5000, extractor="classifier", ema=False)
-    return {"gamma": gamma, "steps": summary["steps"], "cpu_seconds": summary["cpu_seconds"], "points": points,
+    return {"gamma": gamma, "every": every, "n": n, "steps": summary["steps"], "cpu_seconds": summary["cpu_seconds"],
+            "points": points,
             "final": {k.split("[")[0]: v for k, v in final.scores.items()}}
 
 
@@ -86,7 +89,7 @@ def ebgan_worker(budget: float, n: int, out: Path) -> dict:
     sys.path.insert(0, str(HERE))
     from compare_objectives import run_one  # the objectives table's protocol, unchanged
 
-    return run_one("ebgan-mnist", budget, 1, n, out)
+    return {**run_one("ebgan-mnist", budget, 1, n, out), "budget": budget, "n": n}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,9 +184,14 @@ def report(args, rows: dict, results: Path, minutes: float, started: str) -> Pat
 
     out = results / "energy_info"
     out.mkdir(parents=True, exist_ok=True)
+    def made(rs: list[dict]) -> str:
+        r = rs[0]
+        return (f"Made by `{r.get('command', 'python benchmarks/energy_info.py')}` (started "
+                f"{r.get('date', started)}).")
+
     lines = ["# Energy and information: EBGAN, BEGAN, InfoGAN", "",
-             f"Command: `{' '.join(['python benchmarks/energy_info.py', *_shown(args.argv)])}`" + f" ({minutes:.0f} min in "
-             f"all, started {started}).", "",
+             f"Last command: `{' '.join(['python benchmarks/energy_info.py', *_shown(args.argv)])}`" + f" ({minutes:.0f} "
+             f"min, started {started}); each study below names the command that made it.", "",
              f"Machine: {describe_machine()}; every run in its own 1-thread process, {args.jobs} side by side. "
              "Scores use the dataset classifier's features (classifier:mnist) on the MNIST subset (4,500 training "
              "images, 500 test images, 28 px).", ""]
@@ -192,11 +200,11 @@ def report(args, rows: dict, results: Path, minutes: float, started: str) -> Pat
         accs = [r["scores"]["cluster_acc"] for r in info]
         hit = sum(a >= 0.95 for a in accs)
         lines += ["## InfoGAN: the categorical code as an unsupervised digit classifier", "",
-                  f"`infogan-mnist` (z 62 + 10-way categorical + 2 continuous codes, DCGAN nets, Q head on D's "
-                  f"trunk), {args.info_budget:g} CPU-seconds per seed. *cluster acc*: Q's category of each of the "
+                  made(info) + f" `infogan-mnist` (z 62 + 10-way categorical + 2 continuous codes, DCGAN nets, Q head on D's "
+                  f"trunk), {info[0]['budget']:g} CPU-seconds per seed. *cluster acc*: Q's category of each of the "
                   f"500 real test images, categories matched to digits by the Hungarian method (paper: ~95%, "
                   f"5% error). *MI bound*: ln 10 - CE of Q on G's categories over the last 10% of training "
-                  f"(at most ln 10 = 2.303 nats). FID/precision/recall from {args.n} samples.", "",
+                  f"(at most ln 10 = 2.303 nats). FID/precision/recall from {info[0]['n']} samples.", "",
                   "| seed | G steps | CPU s | cluster acc ↑ | MI bound (nats) | Q acc on fakes | FID ↓ | precision ↑ | recall ↑ |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in info:
@@ -216,9 +224,9 @@ def report(args, rows: dict, results: Path, minutes: float, started: str) -> Pat
     if began:
         figs = figures(began, out)
         lines += ["## BEGAN: does M track quality, and what does gamma trade?", "",
-                  f"`began-mnist` ({args.began_steps} steps, batch 16), a checkpoint every {args.began_every} steps; "
-                  f"M = mean of `began/M` over the {args.began_every} steps before each checkpoint; FID of the live "
-                  f"generator there ({args.began_n} samples). rho: Spearman's rank correlation of M and FID over "
+                  made(began) + f" `began-mnist` ({began[0]['steps']} steps, batch 16), a checkpoint every {began[0]['every']} steps; "
+                  f"M = mean of `began/M` over the {began[0]['every']} steps before each checkpoint; FID of the live "
+                  f"generator there ({began[0]['n']} samples). rho: Spearman's rank correlation of M and FID over "
                   "the checkpoints (+1: M falls exactly when FID falls). Final precision/recall from 5,000 samples.", "",
                   "| gamma | steps | CPU s | final M | final k | rho(M, FID) | final FID ↓ | precision ↑ | recall ↑ |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -246,8 +254,8 @@ def report(args, rows: dict, results: Path, minutes: float, started: str) -> Pat
         dc = dcgan_row(results)
         shutil.copy(Path(args.out) / "ebgan-mnist" / "samples" / "final.png", out / "ebgan-mnist.png")
         lines += ["## EBGAN at the objectives table's budget", "",
-                  f"Protocol of [objectives.md](objectives.md): {args.budget:g} CPU-seconds in a 1-thread process, "
-                  f"batch 32, EMA 0.999, {args.n} samples scored with the classifier features.", "",
+                  made([eb]) + f" Protocol of [objectives.md](objectives.md): {eb['budget']:g} CPU-seconds in a 1-thread process, "
+                  f"batch 32, EMA 0.999, {eb['n']} samples scored with the classifier features.", "",
                   "| game | preset | G steps | FID ↓ | precision ↑ | recall ↑ | classes | samples |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
                   f"| EBGAN-PT | `ebgan-mnist` | {eb['steps']} | {s['fid']:.2f} | {s['precision']:.3f} | "
@@ -271,7 +279,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="infogan,began,ebgan", help="comma-separated: infogan, began, ebgan")
     ap.add_argument("--seeds", type=int, default=5, help="InfoGAN seeds")
-    ap.add_argument("--info-budget", type=float, default=420.0, help="InfoGAN training CPU-seconds per seed")
+    ap.add_argument("--info-budget", type=float, default=480.0, help="InfoGAN training CPU-seconds per seed")
     ap.add_argument("--gammas", default="0.3,0.5,0.7")
     ap.add_argument("--began-steps", type=int, default=4000)
     ap.add_argument("--began-every", type=int, default=500)
@@ -315,14 +323,18 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"{kind} {arg} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
         row = json.loads((out / f"{kind}-{arg}.json").read_text())
+        row["command"] = " ".join(["python benchmarks/energy_info.py", *_shown(args.argv)])
+        row["date"] = started
         print(f"{kind} {arg}: {json.dumps(row.get('scores', row.get('final')))}", flush=True)
         return kind, row
 
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M")
-    rows: dict[str, list[dict]] = {}
+    fresh: dict[str, list[dict]] = {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for kind, row in pool.map(launch, tasks):
-            rows.setdefault(kind, []).append(row)
+            fresh.setdefault(kind, []).append(row)
+    saved = Path(args.results) / "energy_info.json"  # studies not rerun keep their last results
+    rows = {**(json.loads(saved.read_text()) if saved.is_file() else {}), **fresh}
     print(report(args, rows, Path(args.results), (time.perf_counter() - t0) / 60, started))
 
 

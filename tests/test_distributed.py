@@ -60,7 +60,11 @@ def assert_same_weights(a: dict, b: dict) -> None:
      "game.pool_size=20", "optim.default.ramp_down=0"],  # four players, translators called thrice; per-rank pools
     ["stargan-mnist-attributes", "data.resolution=16", "model.g.width=4", "model.g.blocks=1", "model.d.width=4",
      "train.d_steps=2", "optim.default.ramp_down=0"],  # two-headed D, gradient penalty, target draws
-], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix", "cyclegan", "stargan"])
+    ["began-mnist", "data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",
+     "model.latent_dim=8", "game.lambda_k=0.05", "train.log_every=2"],  # auto-encoder D; k_t averaged over the ranks
+    ["infogan-mnist", "data.resolution=16", "model.g.width=4", "model.d.width=4", "game.q_width=8"],  # D -> (logit, Q)
+], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix", "cyclegan", "stargan",
+        "began", "infogan"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     preset, overrides = (overrides[0], overrides[1:]) if "=" not in overrides[0] else ("gan-digits", overrides)
     torchrun(tmp_path, preset, 6, *TINY, *overrides, "train.checkpoint_every=3")
@@ -84,6 +88,9 @@ def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     assert_same_weights(resumed[0], full[0])
     for k, t in full[0]["ema"].get("G", {}).items():
         torch.testing.assert_close(resumed[0]["ema"]["G"][k], t, rtol=0, atol=0)
+    if preset == "began-mnist":  # one k_t for every rank, restored on resume
+        ks = [ckpt["game_ranks"][r]["k"] for r in range(2)]
+        assert float(ks[0]) > 0 and torch.equal(ks[0], ks[1])
 
 
 def test_a_ramp_on_the_time_budget_keeps_the_ranks_in_lockstep(tmp_path):

@@ -32,7 +32,6 @@ from ..config import Config, ConfigError, GameSettings
 from . import GAMES
 from .base import DataInfo, check_nonnegative
 from .energy import AutoEncoderGame, check_energy_settings
-from .noise import NoiseGame, image_shape
 
 
 @dataclass
@@ -49,15 +48,13 @@ class BEGANSettings(GameSettings):
 
 
 @GAMES.register("began")
-class BEGANGame(AutoEncoderGame, NoiseGame):
+class BEGANGame(AutoEncoderGame):
     Settings = BEGANSettings
     power = 1
 
     def __init__(self, cfg: Config, info: DataInfo):
-        shape = image_shape(info, "began")
-        NoiseGame.__init__(self, cfg, shape)
+        super().__init__(cfg, info)
         self.gamma, self.lambda_k = cfg.game.gamma, cfg.game.lambda_k
-        self._setup_autoencoder(cfg, shape)
         self.k = torch.zeros(())  # k_t, moved to the players' device on first use
         self._loss_real: torch.Tensor | None = None
 

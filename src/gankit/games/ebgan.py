@@ -23,7 +23,6 @@ from ..config import Config, GameSettings
 from . import GAMES
 from .base import DataInfo, check_nonnegative
 from .energy import AutoEncoderGame, check_energy_settings, pulling_away
-from .noise import NoiseGame, image_shape
 
 
 @dataclass
@@ -38,15 +37,13 @@ class EBGANSettings(GameSettings):
 
 
 @GAMES.register("ebgan")
-class EBGANGame(AutoEncoderGame, NoiseGame):
+class EBGANGame(AutoEncoderGame):
     Settings = EBGANSettings
     power = 2
 
     def __init__(self, cfg: Config, info: DataInfo):
-        shape = image_shape(info, "ebgan")
-        NoiseGame.__init__(self, cfg, shape)
+        super().__init__(cfg, info)
         self.margin, self.lambda_pt = cfg.game.margin, cfg.game.lambda_pt
-        self._setup_autoencoder(cfg, shape)
 
     def d_loss(self, e_real: torch.Tensor, e_fake: torch.Tensor):
         hinge = (self.margin - e_fake).clamp_min(0)

@@ -13,7 +13,7 @@ import torch
 from ..nets import build_autoencoder
 from .base import Phase, module_device, require_default
 from .gan import has_batchnorm
-from .noise import check_unconditional
+from .noise import NoiseGame, check_unconditional, image_shape
 
 
 def reconstruction_energy(x: torch.Tensor, reconstruction: torch.Tensor, p: int) -> torch.Tensor:
@@ -50,9 +50,8 @@ def check_energy_settings(cfg, game: str) -> None:
     require_default(cfg, ["loss.name", "loss.g_cost", "penalty.gp", "penalty.clip"], game)
 
 
-class AutoEncoderGame:
-    """Mixin of EBGAN and BEGAN (with :class:`~gankit.games.noise.NoiseGame`): G(z) against an
-    auto-encoder D (``model.d``, family autoencoder). One iteration is ``train.d_steps`` D phases then a
+class AutoEncoderGame(NoiseGame):
+    """Base of EBGAN and BEGAN: G(z) against an auto-encoder D (``model.d``, family autoencoder). One iteration is ``train.d_steps`` D phases then a
     G phase; the last D phase's G(z) (computed with autograd on) is what the G phase scores, so an
     iteration costs ``d_steps`` generator forwards. D sees real and fake as one batch unless it has
     BatchNorm (then separately, as DCGAN trains). Subclasses give ``power`` (the energy's exponent),
@@ -60,7 +59,9 @@ class AutoEncoderGame:
 
     power: int = 2
 
-    def _setup_autoencoder(self, cfg, shape) -> None:
+    def __init__(self, cfg, info) -> None:
+        shape = image_shape(info, cfg.game.name)
+        super().__init__(cfg, shape)
         self.D = build_autoencoder(cfg.model.d, shape)
         self.players = {"G": self.G, "D": self.D}
         self.d_steps = cfg.train.d_steps
