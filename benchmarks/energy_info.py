@@ -179,20 +179,22 @@ def _shown(argv: list[str]) -> list[str]:
     return shown
 
 
-def report(args, rows: dict, results: Path, minutes: float, started: str) -> Path:
+def report(args, rows: dict, results: Path, started: str) -> Path:
     from gankit.utils.machine import describe_machine
 
     out = results / "energy_info"
     out.mkdir(parents=True, exist_ok=True)
+
     def made(rs: list[dict]) -> str:
         r = rs[0]
         return (f"Made by `{r.get('command', 'python benchmarks/energy_info.py')}` (started "
                 f"{r.get('date', started)}).")
 
     lines = ["# Energy and information: EBGAN, BEGAN, InfoGAN", "",
-             f"Last command: `{' '.join(['python benchmarks/energy_info.py', *_shown(args.argv)])}`" + f" ({minutes:.0f} "
-             f"min, started {started}); each study below names the command that made it.", "",
-             f"Machine: {describe_machine()}; every run in its own 1-thread process, {args.jobs} side by side. "
+             "Each study below names the command that made it (`--only` reruns some studies and keeps the "
+             "others'; `--report-only` rewrites this page from energy_info.json).", "",
+             f"Machine: {describe_machine()}; every run in its own 1-thread process (budgets count that process's "
+             "own CPU time). "
              "Scores use the dataset classifier's features (classifier:mnist) on the MNIST subset (4,500 training "
              "images, 500 test images, 28 px).", ""]
     info = sorted(rows.get("infogan", []), key=lambda r: r["seed"])
@@ -200,8 +202,8 @@ def report(args, rows: dict, results: Path, minutes: float, started: str) -> Pat
         accs = [r["scores"]["cluster_acc"] for r in info]
         hit = sum(a >= 0.95 for a in accs)
         lines += ["## InfoGAN: the categorical code as an unsupervised digit classifier", "",
-                  made(info) + f" `infogan-mnist` (z 62 + 10-way categorical + 2 continuous codes, DCGAN nets, Q head on D's "
-                  f"trunk), {info[0]['budget']:g} CPU-seconds per seed. *cluster acc*: Q's category of each of the "
+                  made(info) + f" `infogan-mnist` (z 62 + 10-way categorical + 2 continuous codes, the paper's MNIST nets, Q "
+                  f"head on D's 1024 hidden units), {info[0]['budget']:g} CPU-seconds per seed. *cluster acc*: Q's category of each of the "
                   f"500 real test images, categories matched to digits by the Hungarian method (paper: ~95%, "
                   f"5% error). *MI bound*: ln 10 - CE of Q on G's categories over the last 10% of training "
                   f"(at most ln 10 = 2.303 nats). FID/precision/recall from {info[0]['n']} samples.", "",
@@ -289,6 +291,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/out/energy_info")
     ap.add_argument("--results", default="benchmarks/results")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only rewrite the report from benchmarks/results/energy_info.json and the runs in --out")
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "ARG"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.argv = sys.argv[1:]
@@ -306,6 +310,10 @@ def main() -> None:
         (out / f"{kind}-{arg}.json").write_text(json.dumps(row))
         return
 
+    if args.report_only:
+        saved = Path(args.results) / "energy_info.json"
+        print(report(args, json.loads(saved.read_text()), Path(args.results), time.strftime("%Y-%m-%d %H:%M")))
+        return
     only = set(args.only.split(","))
     tasks = ([("infogan", str(s)) for s in range(args.seeds)] if "infogan" in only else []) \
         + ([("began", g) for g in args.gammas.split(",")] if "began" in only else []) \
@@ -335,7 +343,8 @@ def main() -> None:
             fresh.setdefault(kind, []).append(row)
     saved = Path(args.results) / "energy_info.json"  # studies not rerun keep their last results
     rows = {**(json.loads(saved.read_text()) if saved.is_file() else {}), **fresh}
-    print(report(args, rows, Path(args.results), (time.perf_counter() - t0) / 60, started))
+    print(report(args, rows, Path(args.results), started))
+    print(f"{(time.perf_counter() - t0) / 60:.0f} min")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_report_tables_goal_and_figures(benchmark_module, tmp_path, monkeypatch)
               "final": {"fid": 12.5, "precision": 0.6 - g / 2, "recall": 0.2 + g / 2}} for g in (0.3, 0.5, 0.7)]
     ebgan = [{"preset": "ebgan-mnist", "budget": 540.0, "n": 5000, "steps": 5000, "scores": {"fid": 7.5, "precision": 0.4, "recall": 0.8,
                                                                  "classes_hit": 10}}]
-    path = bench.report(args, {"infogan": info, "began": began, "ebgan": ebgan}, results, 3.0, "2026-12-04 01:00")
+    path = bench.report(args, {"infogan": info, "began": began, "ebgan": ebgan}, results, "2026-12-04 01:00")
     text = path.read_text()
     assert "**3 of 5** (met)" in text and "| 0 | 2500 | 600 | 97.0% | 2.290 |" in text
     assert "| 0.5 | 2000 | 300 | 0.0750 | 0.0100 | +1.00 | 12.50 | 0.350 | 0.450 |" in text  # M and FID fall together

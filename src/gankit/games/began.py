@@ -11,7 +11,7 @@ optimizer — never the sum of the two backpropagated once, which would let G's 
 
 k_t (starting at 0) is how much D attends to fakes: it grows while the fakes' loss is below γ times
 the real loss and shrinks otherwise, holding E[L(G(z))] = γ · E[L(x)]. γ = ``game.gamma``, the
-diversity ratio (lower: sharper, less varied samples); λ_k = ``game.lambda_k`` = 0.001. k_t is game
+diversity ratio (lower: sharper, less varied samples); λ_k = ``game.lambda_k`` (0.001 in the paper). k_t is game
 state (checkpointed: a resumed run continues exactly). Each G phase logs
 
     M = L(x) + |γ · L(x) - L(G(z_G))|                (the global convergence measure, §3.4.1)
