@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -132,3 +133,25 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == state["step"] + 7
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     assert steps == sorted(set(steps))
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """gankit presets | head -1: the reader leaves early; no traceback, exit 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "presets"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # head -1 exits
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err and err == b""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "gan-digits", "--set", "train.steps=1e30"], "train.steps: '1e30' is out of range"),
+    (["train", "gan-digits", "--set", "seed=99999999999999999999"], "seed: 99999999999999999999 is out of range"),
+    (["sample", "RUN", "--seed", "99999999999999999999", "--out", "x.png"], "--seed 99999999999999999999: must lie"),
+])
+def test_absurd_integers_are_one_line_errors(tmp_path, args, message):
+    args = [str(tmp_path / "r") if a == "RUN" else a for a in args]
+    r = gankit(*args, "--out" if args[0] == "train" else "--device", tmp_path / "run" if args[0] == "train" else "cpu")
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -308,7 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     from .train.trainer import Interrupted
 
     try:
+        seed = getattr(args, "seed", None)
+        if seed is not None and not 0 <= seed < 2 ** 63:
+            raise GankitError(f"--seed {seed}: must lie in [0, 2**63)")
         return commands[args.command](args)
+    except BrokenPipeError:  # the reader went away (gankit presets | head -1): nothing left to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Interrupted as e:
         print(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}", file=sys.stderr)
         return 130

@@ -444,6 +444,31 @@ def _unknown_key(full: str, key: str, names: list[str], tag: str | None = None) 
     return f"unknown config key {full!r}{where}{hint}"
 
 
+#: the largest integer setting accepted (every integer up to it is exact as a float; seeds, steps and counts
+#: beyond it are typing errors, and would run for ever or overflow torch)
+MAX_INT = 2 ** 53
+
+
+def _coerce_int(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:  # "1e4": YAML 1.1 leaves it a string
+                f = float(value)
+                if f.is_integer():
+                    return int(f)
+            except ValueError:
+                pass
+    raise ConfigError(f"{key}: expected an integer, got {value!r}")
+
+
 def coerce(value: Any, tp: Any, key: str) -> Any:
     """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
     origin = typing.get_origin(tp)
@@ -484,23 +509,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             return value.lower() in ("true", "yes", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                try:  # "1e4": YAML 1.1 leaves it a string
-                    f = float(value)
-                    if f.is_integer():
-                        return int(f)
-                except ValueError:
-                    pass
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        out = _coerce_int(value, key)
+        if abs(out) > MAX_INT:
+            raise ConfigError(f"{key}: {value!r} is out of range (at most 2**53 = {MAX_INT:,} in size)")
+        return out
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
