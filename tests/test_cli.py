@@ -155,3 +155,41 @@ def test_absurd_integers_are_one_line_errors(tmp_path, args, message):
     r = gankit(*args, "--out" if args[0] == "train" else "--device", tmp_path / "run" if args[0] == "train" else "cpu")
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def _running(run, *sets):
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "train", "gan-digits", "--out", str(run),
+                             "--set", "train.steps=1000000", *sets, *FAST],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc
+
+
+def _wait_for(path, proc):
+    deadline = time.time() + 120
+    while time.time() < deadline and not path.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    assert path.exists()
+
+
+@pytest.mark.parametrize("second", ["new", "resume"])
+def test_a_second_process_on_a_running_run_directory_refuses(tmp_path, second):
+    """Two trainings on one directory: the second refuses (one line, exit 2) and changes nothing; once
+    the first is gone (kill -9 included), the run resumes."""
+    run = tmp_path / "run"
+    proc = _running(run, "--set", f"train.checkpoint_every={0 if second == 'new' else 5}")
+    try:
+        _wait_for(run / ("metrics.jsonl" if second == "new" else "checkpoints/last.pt"), proc)
+        config = (run / "config.yaml").read_bytes()
+        args = (["gan-digits", "--out", run, "--set", "train.steps=10", "--set", "model.g.width=8"] if second == "new"
+                else ["--resume", run, "--set", "train.steps=2000000"])
+        r = gankit("train", *args, *FAST)
+        assert r.returncode == 2, r.stderr
+        assert f"in use by another gankit process (pid {proc.pid})" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert (run / "config.yaml").read_bytes() == config
+    finally:
+        proc.kill()  # kill -9: the lock goes with the process
+        proc.wait()
+    if second == "resume":
+        r = gankit("train", "--resume", run, "--set", "train.steps=2000000", "--set", "train.max_seconds=1", *FAST)
+        assert r.returncode == 0, r.stderr

@@ -98,6 +98,7 @@ class Trainer:
         self.device = ddp.process_device(resolve_device(t.device), self.dist)
         ddp.init_distributed(self.device)
         self.is_main = self.dist.is_main
+        self._lock = None
         if t.malloc_tuning and self.device.type == "cpu":
             tune_malloc()
         # torch's thread count while fit() runs (0: leave it); the caller's count comes back afterwards.
@@ -159,6 +160,11 @@ class Trainer:
         if resume_state is not None:
             self._load_state(resume_state)
         self._stop_requested = False
+        if self.is_main:  # one training process per run directory (utils/runlock.py), once all is checked
+            from ..utils.runlock import RunLock
+
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = RunLock(self.run_dir).acquire()
 
     def _wrap(self, name: str, module: nn.Module, trainable: bool) -> nn.Module:
         """What a game's training forward of ``module`` goes through: DDP (trainable players, several
@@ -441,12 +447,21 @@ class Trainer:
         self.best = {"metric": key, "value": scores[key], "step": self.step}
         save_checkpoint(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
 
+    def release(self) -> None:
+        """Give up the run directory (fit does at its end; a Trainer that never fits, when collected)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __del__(self):
+        if getattr(self, "_lock", None) is not None:
+            self._lock.release()
+
     # -- the loop -----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         cfg, t = self.cfg, self.cfg.train
         main = self.is_main
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
         writer = (MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
                   if main else None)
@@ -550,6 +565,7 @@ class Trainer:
             bar.close()
             if writer is not None:
                 writer.close()
+            self.release()
         session = time.perf_counter() - t_start
         return {"run_dir": str(self.run_dir), "steps": self.step, "images_seen": self.images_seen,
                 "seconds": session, "img_per_s": (self.images_seen - images_start) / max(session, 1e-9),
