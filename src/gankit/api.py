@@ -150,13 +150,13 @@ def parse_codes(items: Sequence[str]) -> dict[str, float]:
     """``["c=3", "cont0=1.5"]`` -> ``{"c": 3.0, "cont0": 1.5}`` (a game checks names and ranges)."""
     out: dict[str, float] = {}
     for item in items:
-        name, sep, value = item.partition("=")
+        name, _, value = item.partition("=")
         try:
+            if not name.strip():
+                raise ValueError
             out[name.strip()] = float(value)
         except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise GankitError(f"--code {item!r}: write NAME=VALUE, e.g. --code c=3 or --code cont0=1.5")
+            raise GankitError(f"--code {item!r}: write NAME=VALUE, e.g. --code c=3 or --code cont0=1.5") from None
     return out
 
 

@@ -65,8 +65,7 @@ class BEGANGame(AutoEncoderGame):
         return loss_real - self.k * e_fake.mean(), {}
 
     def g_loss(self, e_fake: torch.Tensor, codes: torch.Tensor):
-        loss = e_fake.mean()
-        loss_real = self._loss_real if self._loss_real is not None else loss.detach() / self.gamma
+        loss, loss_real = e_fake.mean(), self._loss_real  # L(x) of the D phase before (one always runs first)
         balance = self.gamma * loss_real - loss.detach()
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             balance = balance.clone()

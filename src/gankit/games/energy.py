@@ -21,7 +21,7 @@ def reconstruction_energy(x: torch.Tensor, reconstruction: torch.Tensor, p: int)
     error; p = 1: BEGAN's L1), in float32. Averaging over pixels keeps the energy, and EBGAN's margin,
     on one scale at every resolution (images in [-1, 1])."""
     diff = (reconstruction.float() - x.float()).flatten(1)
-    return diff.pow(2).mean(1) if p == 2 else diff.abs().mean(1) if p == 1 else diff.abs().pow(p).mean(1)
+    return diff.pow(2).mean(1) if p == 2 else diff.abs().pow(p).mean(1)
 
 
 def pulling_away(codes: torch.Tensor) -> torch.Tensor:
@@ -46,13 +46,13 @@ def pulling_away(codes: torch.Tensor) -> torch.Tensor:
 
 def check_energy_settings(cfg, game: str) -> None:
     """ConfigErrors for shared settings an energy game does not use (its losses are its own)."""
-    check_unconditional(cfg, game, "autoencoder")
+    check_unconditional(cfg, game, noise_d=False)
     require_default(cfg, ["loss.name", "loss.g_cost", "penalty.gp", "penalty.clip"], game)
 
 
 class AutoEncoderGame(NoiseGame):
-    """Base of EBGAN and BEGAN: G(z) against an auto-encoder D (``model.d``, family autoencoder). One iteration is ``train.d_steps`` D phases then a
-    G phase; the last D phase's G(z) (computed with autograd on) is what the G phase scores, so an
+    """Base of EBGAN and BEGAN: G(z) against an auto-encoder D (``model.d``, family autoencoder). One
+    iteration is ``train.d_steps`` D phases then a G phase; the last D phase's G(z) (computed with autograd on) is what the G phase scores, so an
     iteration costs ``d_steps`` generator forwards. D sees real and fake as one batch unless it has
     BatchNorm (then separately, as DCGAN trains). Subclasses give ``power`` (the energy's exponent),
     ``d_loss(e_real, e_fake)`` and ``g_loss(e_fake, codes)``, each returning (loss, stats)."""

@@ -80,7 +80,7 @@ class InfoGANSettings(GameSettings):
             raise ConfigError("game.categories, game.continuous: InfoGAN needs at least one code")
         if self.q_width < 1:
             raise ConfigError(f"game.q_width: {self.q_width} must be >= 1")
-        check_unconditional(cfg, "infogan", "noise")
+        check_unconditional(cfg, "infogan", noise_d=True)
         if cfg.model.d.minibatch_std:
             raise ConfigError("model.d.minibatch_std: Q reads D's last hidden features, which a minibatch-std "
                               "layer would make depend on the batch; leave it off for game infogan")

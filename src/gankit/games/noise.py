@@ -21,15 +21,17 @@ def image_shape(info: DataInfo, game: str) -> tuple[int, ...]:
     return tuple(info.shapes["x"])
 
 
-def check_unconditional(cfg: Config, game: str, d_families: str) -> None:
-    """ConfigErrors for a G that is not a noise family (and a D that is not one, for ``d_families`` "noise");
+def check_unconditional(cfg: Config, game: str, noise_d: bool) -> None:
+    """ConfigErrors for a G that is not a noise family (and, with ``noise_d``, a D that is not one);
     class conditioning is refused for every game but gan by the config itself."""
+    from ..nets import DISCRIMINATORS, GENERATORS
+
     if not isinstance(cfg.model.g, NetConfig):
         raise ConfigError(f"model.g.name: {cfg.model.g.name!r} is not a noise-to-image network of game {game!r} "
-                          f"(mlp, dcgan, resnet, began)")
-    if not isinstance(cfg.model.d, NetConfig) and d_families == "noise":
+                          f"({', '.join(GENERATORS.names())})")
+    if noise_d and not isinstance(cfg.model.d, NetConfig):
         raise ConfigError(f"model.d.name: {cfg.model.d.name!r} is not a discriminator of game {game!r} "
-                          f"(mlp, dcgan, resnet)")
+                          f"({', '.join(DISCRIMINATORS.names())})")
     require_default(cfg, [*GAN_ONLY, "model.num_classes"], game)
 
 
