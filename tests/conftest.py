@@ -4,6 +4,9 @@ import pytest
 
 # Tests are CPU-only and must not fight over the 2 cores of CI with oversubscribed thread pools.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Resume tests compare runs bit for bit, which needs one thread count: no sharing of the cores with
+# whatever else trains on this machine meanwhile (tests/test_resume_trust.py tests the sharing itself).
+os.environ["GANKIT_SHARE_CORES"] = "0"
 
 # Tiny, fast settings for end-to-end runs on the embedded 8x8 digits.
 FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=5"]

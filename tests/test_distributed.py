@@ -101,3 +101,22 @@ def test_a_ramp_on_the_time_budget_keeps_the_ranks_in_lockstep(tmp_path):
     full = weights(tmp_path, "full")
     assert full[0]["step"] == full[1]["step"] >= 1
     assert_same_weights(full[0], full[1])
+
+
+def test_a_run_directory_in_use_stops_every_rank(tmp_path):
+    # rank 0 takes the run directory's lock; when another process holds it, every rank must stop with
+    # its message (not rank 0 alone, leaving the others waiting for it at the next collective)
+    from gankit.utils.runlock import RunLock
+
+    (tmp_path / "run-full").mkdir()
+    lock = RunLock(tmp_path / "run-full").acquire()
+    try:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={_free_port()}", str(WORKER), str(tmp_path), "gan-digits", "4", *TINY]
+        proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        lock.release()
+    assert proc.returncode != 0
+    assert proc.stderr.count("is in use by another gankit process") == 2, proc.stderr[-3000:]
+    assert not (tmp_path / "run-full" / "checkpoints").exists()

@@ -31,6 +31,9 @@ CONTRACT = {
                               "model.latent_dim=8", "train.batch_size=8"]),
     "infogan": ("infogan-mnist", ["data.resolution=16", "model.g.width=4", "model.d.width=4", "game.q_width=8",
                                   "train.batch_size=8", "train.grid_size=20"]),
+    "stylegan": ("stylegan-mnist", ["data.resolution=16", "model.g.channels=8,8,4", "model.g.w_dim=8",
+                                    "model.latent_dim=8", "model.d.width=4", "train.batch_size=8", "game.pl_every=2",
+                                    "penalty.r1_every=2", "train.ema_decay=0.9"]),
 }  # (no learning-rate ramp: the resume test stops a shorter run; tests/test_lr_ramp.py resumes ramps)
 FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=2", "train.sample_every=0",
         "train.checkpoint_every=0"]

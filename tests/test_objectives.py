@@ -223,7 +223,8 @@ def test_every_preset_trains_five_steps_at_tiny_width(preset, tmp_path):
     cfg = load_config(preset)
     if "fashion" in cfg.data.name and not __import__("os").path.isdir(FASHION_MNIST_DIR):  # also edges2fashion
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    summary = train(preset, ["model.g.width=4", "model.d.width=4", "train.steps=5", "train.batch_size=16",
+    tiny_g = ["model.g.width=4"] if hasattr(cfg.model.g, "width") else ["model.g.channels=4", "model.g.w_dim=8"]
+    summary = train(preset, [*tiny_g, "model.d.width=4", "train.steps=5", "train.batch_size=16",
                              "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
                     out=tmp_path / "run")
     assert summary["steps"] == 5 and summary["images_seen"] == 5 * 16 * cfg.train.d_steps

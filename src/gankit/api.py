@@ -25,26 +25,54 @@ def default_run_dir(preset: str | None) -> Path:
 
 
 def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), out: str | Path | None = None,
-                     resume: str | Path | None = None, device: str | None = None) -> Trainer:
-    """Build the Trainer for a new run (preset + overrides) or for resuming ``resume``."""
+                     resume: str | Path | None = None, device: str | None = None, rewind: bool = False) -> Trainer:
+    """Build the Trainer for a new run (preset + overrides) or for resuming ``resume``.
+
+    Resuming from an earlier checkpoint than the run's ``last.pt`` would rewind the run: that takes
+    ``rewind=True`` (the later checkpoints and metrics rows are kept aside under ``RUN/rewound/``), or
+    ``out`` naming a new directory, which branches a new run from that checkpoint and leaves the old
+    one as it is."""
     if device is not None:
         overrides = [*overrides, f"train.device={device}"]
+    if rewind and resume is None:
+        raise ConfigError("--rewind goes with --resume CHECKPOINT (the earlier checkpoint to rewind the run to)")
     if resume is not None:
         ckpt = find_checkpoint(resume)
-        state = load_checkpoint(ckpt)
-        run_dir = Path(resume) if Path(resume).is_dir() else ckpt.parent.parent
-        if out is not None and Path(out).resolve() != run_dir.resolve():
-            raise ConfigError("--out cannot be combined with --resume: a resumed run continues in its own directory")
         if preset is not None:
+            if (Path(preset) / "checkpoints" / "last.pt").is_file():  # a pattern such as runs/x-*/ matched several
+                raise ConfigError(f"--resume takes one run, but {str(resume)!r} and {preset!r} were given (did a "
+                                  f"pattern match several run directories?)")
             raise ConfigError("a preset cannot be combined with --resume: the run's own config is used "
                               "(change settings with --set)")
+        state = load_checkpoint(ckpt)
+        source_dir = ckpt.parent.parent
+        run_dir = source_dir if out is None else Path(out)
+        _check_folder(run_dir, f"--out {str(run_dir)!r}")
+        branch = run_dir.resolve() != source_dir.resolve()
+        if branch and (run_dir / "checkpoints" / "last.pt").exists():
+            raise ConfigError(f"--out {str(run_dir)!r} already holds a run; branch into a new directory")
+        if branch and rewind:
+            raise ConfigError("--rewind rewinds a run in place; with --out the run is branched and left as it is "
+                              "(give one of them)")
+        later = _later_state(source_dir, ckpt, state) if not branch else None
+        if later is not None and not rewind:
+            raise ConfigError(f"{str(ckpt)!r} is at step {state['step']} but the run has gone on to step {later}; "
+                              f"resuming from it would rewind the run: continue from the end with --resume "
+                              f"{source_dir}, branch with --out NEW_DIR, or add --rewind (steps after "
+                              f"{state['step']} are then kept under {source_dir / 'rewound'})")
         cfg = load_config(None, overrides, base=from_dict(state["config"]))
         if cfg.train.steps <= state["step"]:
             raise ConfigError(f"train.steps: the run is already at step {state['step']}; "
                               f"resume with --set train.steps=N for some N > {state['step']}")
-        return Trainer(cfg, run_dir, resume_state=state)
+        trainer = Trainer(cfg, run_dir, resume_state=state)  # (holds the run directory's lock from here)
+        if trainer.is_main and branch:
+            _start_branch(source_dir, run_dir, state["step"])
+        elif trainer.is_main and later is not None:
+            _set_aside(source_dir, state["step"], later)
+        return trainer
     cfg = load_config(preset or DEFAULT_PRESET, overrides)
     run_dir = Path(out) if out is not None else default_run_dir(preset)
+    _check_folder(run_dir, f"--out {str(run_dir)!r}")
     if out is None:  # under torchrun, every process must use rank 0's time-stamped directory
         from .train import distributed as ddp
 
@@ -58,10 +86,78 @@ def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), o
     return Trainer(cfg, run_dir)
 
 
+def _check_folder(folder: Path, what: str) -> None:
+    """A folder to write into must not be, or lie under, an existing file."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise GankitError(f"{what}: {str(p)!r} is a file, not a folder")
+            return
+
+
+def _later_state(run_dir: Path, ckpt: Path, state: dict[str, Any]) -> int | None:
+    """The step of the run's last.pt where it is later than ``state`` (``ckpt`` is an earlier checkpoint)."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file() or ckpt.resolve() == last.resolve():
+        return None
+    step = int(load_checkpoint(last)["step"])
+    return step if step > int(state["step"]) else None
+
+
+def _metrics_rows(path: Path, upto: int) -> str:
+    import json
+
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            if json.loads(line).get("step", 0) <= upto:
+                rows.append(line + "\n")
+        except json.JSONDecodeError:
+            continue
+    return "".join(rows)
+
+
+def _start_branch(source: Path, run_dir: Path, step: int) -> None:
+    """A new run from a checkpoint of ``source``: its metrics up to ``step`` come along, and a note of
+    where it came from."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.jsonl").write_text(_metrics_rows(source / "metrics.jsonl", step))
+    (run_dir / "BRANCHED_FROM").write_text(f"{source.resolve()} at step {step}\n")
+
+
+def _set_aside(run_dir: Path, step: int, later: int) -> Path:
+    """Before a run is rewound to ``step``: its later checkpoints and the full metrics go to
+    ``RUN/rewound/step-<later>-<time>/`` (last.pt is linked, so the run keeps one until it saves)."""
+    import os
+    import shutil
+
+    aside = run_dir / "rewound" / f"step-{later:07d}-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside.mkdir(parents=True)
+    ckpts = run_dir / "checkpoints"
+    for f in ("last.pt", "best.pt"):
+        if (ckpts / f).is_file():
+            try:
+                os.link(ckpts / f, aside / f)
+            except OSError:
+                shutil.copy2(ckpts / f, aside / f)
+    for f in ckpts.glob("step-*.pt"):
+        try:
+            if int(f.stem.split("-")[1]) > step:
+                os.replace(f, aside / f.name)
+        except (IndexError, ValueError):
+            continue
+    if (run_dir / "metrics.jsonl").is_file():
+        shutil.copy2(run_dir / "metrics.jsonl", aside / "metrics.jsonl")
+    import warnings
+
+    warnings.warn(f"rewinding the run to step {step}; steps after it (to {later}) are kept in {aside}")
+    return aside
+
+
 def train(preset: str | None = None, overrides: Sequence[str] = (), out: str | Path | None = None,
-          resume: str | Path | None = None, device: str | None = None) -> dict[str, Any]:
+          resume: str | Path | None = None, device: str | None = None, rewind: bool = False) -> dict[str, Any]:
     """Train (or resume) a run; returns a summary (run_dir, steps, images_seen, img_per_s, ...)."""
-    return prepare_training(preset, overrides, out, resume, device).fit()
+    return prepare_training(preset, overrides, out, resume, device, rewind).fit()
 
 
 @dataclasses.dataclass
@@ -118,7 +214,8 @@ def _copy_module(m: nn.Module) -> nn.Module:
 
 
 def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_size: int = 500,
-           labels=None, jacobian_keep: float | None = None, codes: dict[str, float] | None = None) -> torch.Tensor:
+           labels=None, jacobian_keep: float | None = None, codes: dict[str, float] | None = None,
+           truncation: float | None = None) -> torch.Tensor:
     """``n`` outputs in [-1, 1], (n, C, H, W) (or points (n, D)) on the CPU; the same (checkpoint, seed)
     gives the same samples. A conditional game takes ``labels``: one class for all, or n classes
     (default: balanced, sample i of class i mod K); a game with latent codes (InfoGAN) takes ``codes``
@@ -132,7 +229,20 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
     run = load_run(path, device)
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     return draw(run.game, n, seed=seed, players=run.players, labels=labels, keep=keep,
-                directions=run.cfg.sample.jacobian_directions, batch_size=batch_size, codes=codes)
+                directions=run.cfg.sample.jacobian_directions, batch_size=batch_size, codes=codes, psi=truncation)
+
+
+def style_mix(path: str | Path, rows: int, cols: int, seed: int = 0, device: str = "cpu",
+              truncation: float = 1.0) -> torch.Tensor:
+    """The style-mixing figure of a style-based run (StyleGAN fig. 3): (rows + 1) * (cols + 1) images,
+    row-major; cell (i, j) has row source i's coarse styles (up to 8 px) and column source j's fine ones."""
+    if not (1 <= rows <= 32 and 1 <= cols <= 32):
+        raise GankitError(f"--mix {rows},{cols}: rows and columns between 1 and 32")
+    run = load_run(path, device)
+    if not hasattr(run.game, "mixing_grid"):
+        raise GankitError(f"--mix: {str(path)!r} is a {run.cfg.game.name!r} run; style mixing needs the "
+                          f"style-based generator (game stylegan)")
+    return run.game.mixing_grid(rows, cols, seed, run.players, psi=truncation)
 
 
 def traversal(path: str | Path, code: str, rows: int = 10, steps: int = 10, seed: int = 0, device: str = "cpu",
@@ -182,26 +292,70 @@ def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
                  device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None,
-                 ema: bool = True):
+                 ema: bool = True, truncation: float | Sequence[float] | None = None):
     """Score a run (its EMA players if it has them): ``n`` samples (default 5,000, or the protocol's
     count when the ``modes`` metric is scored) of a noise-driven game against its dataset; a translation
     game's outputs for the held-out inputs against their targets. With Jacobian-based truncation
     (``jacobian_keep`` < 1, default the run's ``sample.jacobian_keep``) the scores carry a note saying so.
-    ``ema=False`` scores the live players even where the run kept averaged copies."""
-    from .metrics.evaluate import evaluate_game
+    ``ema=False`` scores the live players even where the run kept averaged copies.
 
+    ``truncation`` (style-based runs): the psi of the truncation trick the samples are drawn at (1: off),
+    or a sequence of psis, a **truncation sweep**: the same samples' latents scored at every psi (metrics
+    default ``fid`` and ``pr``), each score reported once per psi as ``precision[classifier:mnist] @psi=0.5``
+    (``result.sweep``: the scores by psi). ``ppl`` measures its paths at the psi too."""
+    import numbers
+
+    from .metrics.evaluate import SWEEP_METRICS, check_psi, evaluate_game, merge_sweep, parse_psis
+
+    if isinstance(truncation, str):  # "0.5,0.7,1.0", as the command line takes it
+        truncation = parse_psis(truncation)
+    sweep = truncation is not None and not isinstance(truncation, numbers.Real)
+    flag = "--truncation-sweep" if sweep else "--truncation"
+    psis = ([check_psi(p, flag) for p in dict.fromkeys(truncation)] if sweep
+            else None if truncation is None else [check_psi(truncation, flag)])
+    if sweep and not psis:
+        raise GankitError(f"{flag}: give at least one psi, e.g. 0.5,0.7,1.0")
     run = load_run(path, device, ema=ema)
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     if run.game.kind != "noise":
         keep = 1.0
-    res, _ = evaluate_game(run.game, run.players, run.cfg, metrics, n, seed=seed, extractor_spec=extractor,
-                           device=device, inception_weights=inception_weights, keep=keep,
-                           directions=run.cfg.sample.jacobian_directions)
-    return res
+    if psis is not None:  # before anything is drawn, extracted or trained
+        if not hasattr(run.game, "mixing_grid"):
+            raise GankitError(f"{flag}: {str(path)!r} is a {run.cfg.game.name!r} run; truncation pulls w toward "
+                              f"the average w of a style-based generator (game stylegan)")
+        if jacobian_keep is not None and jacobian_keep < 1:
+            raise GankitError(f"{flag} and --jacobian-keep are two truncations; give one")
+        keep = 1.0  # (the run's own sample.jacobian_keep gives way to the psi asked for)
+    if not sweep:
+        res, _ = evaluate_game(run.game, run.players, run.cfg, metrics, n, seed=seed, extractor_spec=extractor,
+                               device=device, inception_weights=inception_weights, keep=keep,
+                               directions=run.cfg.sample.jacobian_directions,
+                               psi=None if psis is None else psis[0])
+        if psis and psis[0] != 1:
+            res.notes.append(f"samples drawn with the truncation trick, psi = {psis[0]:g} (w pulled toward the "
+                             f"average w): scores of truncated samples, not of the generator's distribution")
+        return res
+    results, ext = [], None
+    for psi in psis:  # one extractor (and its cached reference) for every psi
+        res, ext = evaluate_game(run.game, run.players, run.cfg, list(metrics or SWEEP_METRICS), n, seed=seed,
+                                 extractor=ext, extractor_spec=extractor, device=device,
+                                 inception_weights=inception_weights, directions=run.cfg.sample.jacobian_directions,
+                                 psi=psi)
+        results.append((psi, res))
+    merged = merge_sweep(results)
+    merged.notes.append(f"truncation sweep: a score '@psi=X' is from the latents of seed {seed} with w pulled toward "
+                        f"the average w by X ({', '.join(f'{p:g}' for p in psis)}; 1: none)")
+    return merged
 
 
-def load_images(path: str | Path, resolution: int | None = None, channels: int | None = None):
-    """A folder of images or a .npz/.npy file as ImageData; size and channels default to the first image's."""
+def load_images(path: str | Path, resolution: int | None = None, channels: int | None = None,
+                value_range: str = "auto", background: str = "white"):
+    """A folder of images or a .npz/.npy file as ImageData; size and channels default to the first image's.
+
+    ``value_range`` says what range an array file's values lie in (``unit``, ``signed``, ``8bit`` or
+    ``16bit``; ``auto``: detected from its dtype and values, refusing when ambiguous, as ``data.range``
+    does); ``background`` (``white`` or ``black``) is what transparent pixels of image files are
+    composited onto, as ``data.background``."""
     from .config import DataConfig
     from .data import ImageData, fit_images, load_data
     from .errors import DataError
@@ -217,12 +371,17 @@ def load_images(path: str | Path, resolution: int | None = None, channels: int |
                 raise DataError(f"no images under {str(p)!r}")
             with Image.open(first) as im:
                 resolution = resolution or min(im.size)
-                channels = channels or (1 if im.mode in ("L", "1", "I", "I;16", "F") else 3)
-        return load_data(DataConfig(name="folder", path=str(p), resolution=resolution, channels=channels))
+                channels = channels or (1 if im.mode in _GREY_MODES else 3)
+        return load_data(DataConfig(name="folder", path=str(p), resolution=resolution, channels=channels,
+                                    background=background))
     if p.suffix.lower() in (".npz", ".npy") and p.is_file():
         from .data.sources import read_image_array
 
-        x, labels = read_image_array(str(p))
+        x, labels = read_image_array(str(p), value_range, setting="value_range")
         x = fit_images(torch.from_numpy(x), resolution or x.shape[2], channels or x.shape[1])
         return ImageData(p.name, x, None if labels is None else torch.from_numpy(labels.astype("int64")))
     raise DataError(f"{str(p)!r} is neither a folder of images nor an existing .npz/.npy file")
+
+
+#: PIL modes of greyscale images (with or without alpha; 1-, 8-, 16-bit, integer and float)
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import torch
 import warnings
 from pathlib import Path
 
-from .errors import GankitError, TrainingDiverged
+from .errors import GankitError, Interrupted, TrainingDiverged
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with gankit's error format: one line naming the problem and where help is, exit 2."""
+
+    def error(self, message: str):
+        print(f"gankit: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gankit", description="Train, sample and evaluate GANs.")
+    p = _Parser(prog="gankit", description="Train, sample and evaluate GANs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a preset (default: dcgan-mnist) or resume a run",
@@ -24,8 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("preset", nargs="?", help="preset name or YAML file (default: dcgan-mnist)")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set train.steps=500 (repeatable)")
-    t.add_argument("--out", help="run directory (default: runs/<preset>-<time>/)")
-    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    t.add_argument("--out", help="run directory (default: runs/<preset>-<time>/); with --resume: a new directory "
+                                 "that branches from the checkpoint, leaving the old run as it is")
+    t.add_argument("--resume", metavar="DIR_OR_CHECKPOINT",
+                   help="continue the run in DIR from its last checkpoint (or from a checkpoint file)")
+    t.add_argument("--rewind", action="store_true",
+                   help="with --resume CHECKPOINT earlier than the run's last: rewind the run to it (the later "
+                        "checkpoints and metrics are kept under RUN/rewound/)")
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
@@ -49,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="runs with continuous codes (infogan): a grid sweeping CODE (e.g. cont0) from -2 to 2 along "
                         "each row, everything else fixed; row i shows category i mod K unless --code c=K")
     s.add_argument("--steps", type=int, default=10, help="--traverse: columns of the sweep (default 10)")
+    s.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="style-based runs (stylegan): pull w toward its average by PSI (1: off; 0: the same image "
+                        "for every z; 0.7 is common)")
+    s.add_argument("--mix", metavar="ROWS,COLS",
+                   help="style-based runs: a style-mixing grid (.png): coarse styles (4-8 px) from the ROWS sources, "
+                        "fine ones from the COLS sources")
 
     r = sub.add_parser("translate", help="translate images with a trained translation run (e.g. pix2pix)",
                        description="Translate an image or a folder of images with a translation run: one output "
@@ -73,10 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--fake", help="a folder of images or a .npz/.npy file to score instead of a run")
     e.add_argument("--metrics", default=None,
                    help="comma-separated: fid,kid,is,pr,dc,classes,accuracy,memorization,modes,l1,psnr,ssim,cycle,domains,"
-                        "cluster or all (default: all that apply)")
+                        "cluster,ppl or all (default: all that apply; modes and ppl by name only)")
     e.add_argument("--n", type=int, default=None,
                    help="samples drawn from the run (default 5000; for modes the protocol's 2,500 on 2-D data, "
-                        "26,000 on stacked-mnist)")
+                        "26,000 on stacked-mnist; ppl: that many pairs of latents)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--extractor", default="auto",
                    help="auto | inception-v3 | classifier | classifier:DATASET (default auto: Inception if its "
@@ -85,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--jacobian-keep", type=float, default=None, metavar="Q",
                    help="Jacobian-based truncation: keep this fraction of the latent draws, those with the smallest "
                         "||dG/dz|| (default: the run's sample.jacobian_keep, 1 = off)")
+    e.add_argument("--truncation-sweep", metavar="PSIS", default=None,
+                   help="style-based runs: score the samples at each truncation psi, e.g. 0.5,0.7,1.0 (one row per "
+                        "score and psi; default metrics fid,pr)")
+    e.add_argument("--fake-range", choices=["auto", "unit", "signed", "8bit", "16bit"], default="auto",
+                   help="the value range of a --fake .npz/.npy: unit [0, 1], signed [-1, 1], 8bit [0, 255], 16bit "
+                        "[0, 65535] (default auto: from the dtype and values; ambiguous arrays are refused)")
     e.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     e.add_argument("--device", default="cpu")
 
@@ -105,7 +128,7 @@ def _cmd_train(args) -> int:
     from .train.distributed import shutdown
 
     try:
-        trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device)
+        trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device, args.rewind)
         d, t = trainer.dist, trainer.cfg.train
         if trainer.is_main:
             procs = (f", {d.world_size} processes x batch {t.batch_size} = global batch {d.world_size * t.batch_size}"
@@ -136,9 +159,24 @@ def _cmd_sample(args) -> int:
     to_dir = args.out.endswith(("/", "\\")) or out.is_dir()
     if not to_dir and out.suffix.lower() not in (".png", ".npy"):
         raise GankitError(f"--out {args.out!r}: use a .png (grid) or .npy (array) file name, or a folder ending in /")
+    from .api import _check_folder
+
+    _check_folder(out if to_dir else out.parent, f"--out {args.out!r}")
     nrow = None
     codes = parse_codes(args.codes)
-    if args.traverse is not None:
+    if args.mix is not None:
+        from .api import style_mix
+
+        try:
+            rows, cols = (int(v) for v in args.mix.split(","))
+        except ValueError:
+            raise GankitError(f"--mix {args.mix!r}: give ROWS,COLS, e.g. --mix 4,6") from None
+        if to_dir or out.suffix.lower() != ".png":
+            raise GankitError("--mix draws one grid: give --out FILE.png")
+        images = style_mix(args.path, rows, cols, seed=args.seed, device=args.device,
+                           truncation=1.0 if args.truncation is None else args.truncation)
+        nrow, args.n = cols + 1, len(images)
+    elif args.traverse is not None:
         if args.classes is not None or args.klass is not None:
             raise GankitError("--traverse takes --code, not --class/--classes")
         from .api import traversal
@@ -157,7 +195,7 @@ def _cmd_sample(args) -> int:
     else:
         args.n = 64 if args.n is None else args.n
         images = sample(args.path, args.n, seed=args.seed, device=args.device, labels=args.klass,
-                        jacobian_keep=args.jacobian_keep, codes=codes or None)
+                        jacobian_keep=args.jacobian_keep, codes=codes or None, truncation=args.truncation)
     out.parent.mkdir(parents=True, exist_ok=True)
     if to_dir:
         from .utils.images import save_images
@@ -172,6 +210,8 @@ def _cmd_sample(args) -> int:
 
 
 def _cmd_translate(args) -> int:
+    import torch
+
     from .api import load_run
     from .utils.images import save_image_grid, save_named_images
 
@@ -211,14 +251,18 @@ def _cmd_translate(args) -> int:
 def _cmd_eval(args) -> int:
     import json
 
-    from .metrics.evaluate import format_table, parse_metrics, save_closest_pairs
+    from .metrics.evaluate import check_device, format_table, parse_metrics, parse_psis, save_closest_pairs
 
     metrics = parse_metrics(args.metrics) if args.metrics else None
+    psis = parse_psis(args.truncation_sweep) if args.truncation_sweep is not None else None
     if args.n is not None and args.n < 2:
         raise GankitError(f"--n must be >= 2, got {args.n}")
+    check_device(args.device)  # a CPU-only torch asked for cuda: one line, before anything is loaded
     if args.fake or args.real:
         if not (args.fake and args.real) or args.path:
             raise GankitError("score images with both --real SOURCE_OR_FOLDER and --fake FOLDER_OR_NPZ (and no run)")
+        if psis is not None:
+            raise GankitError("--truncation-sweep draws a run's samples at each psi; --fake images have no psi")
         res, out_dir = _eval_images(args, metrics), None
     else:
         if not args.path:
@@ -227,8 +271,10 @@ def _cmd_eval(args) -> int:
         from .train.checkpoint import find_checkpoint
 
         res = evaluate_run(args.path, metrics, args.n, args.extractor, args.seed, args.device, args.inception_weights,
-                           jacobian_keep=args.jacobian_keep)
+                           jacobian_keep=args.jacobian_keep, truncation=psis)
         out_dir = find_checkpoint(args.path).parent.parent / "eval"
+    if not res.scores:
+        raise GankitError("nothing could be scored: " + "; ".join(res.notes or ["no metric applies"]))
     print(format_table(res))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -238,27 +284,40 @@ def _cmd_eval(args) -> int:
             print(f"closest sample/training pairs: {grid}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"extractor": res.extractor, "scores": res.scores,
-                                               "extractor_info": res.info, "notes": res.notes}, indent=2) + "\n")
+        doc = {"extractor": res.extractor, "scores": res.scores, "extractor_info": res.info, "notes": res.notes}
+        if res.sweep:  # the same scores, by psi
+            doc["truncation_sweep"] = {f"{psi:g}": scores for psi, scores in res.sweep.items()}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 
 def _eval_images(args, metrics):
+    import dataclasses
+
     from .api import load_images
     from .config import DataConfig
+    from .data import load_data
     from .data.sources import SOURCES
-    from .metrics.evaluate import evaluate
+    from .metrics.evaluate import check_sample_count, evaluate, needs_extractor
     from .metrics.extractors import build_extractor
 
-    fake = load_images(args.fake)
+    fake = load_images(args.fake, value_range=args.fake_range)  # both inputs first: a bad one fails before any classifier is trained
+    if len(fake) == 0:
+        raise GankitError(f"--fake {args.fake!r} holds no images")
     c, r, _ = fake.shape
     if args.real in SOURCES:
         data_cfg = DataConfig(name=args.real, resolution=r, channels=c)
+    elif Path(args.real).suffix.lower() in (".npz", ".npy"):
+        data_cfg = DataConfig(name="npz", path=args.real, resolution=r, channels=c)
     else:
         data_cfg = DataConfig(name="folder", path=args.real, resolution=r, channels=c)
-    ext = build_extractor(args.extractor, data_cfg, args.device, args.inception_weights)
+    train = load_data(dataclasses.replace(data_cfg, split="train"))
+    check_sample_count(metrics, len(fake))
+    check_sample_count(metrics, len(train), "real images")
+    ext = (build_extractor(args.extractor, data_cfg, args.device, args.inception_weights)
+           if needs_extractor(metrics, data_cfg) else None)
     images = fake.images.float().mul(2 / 255).sub(1)
-    return evaluate(images, data_cfg, ext, metrics, seed=args.seed)
+    return evaluate(images, data_cfg, ext, metrics, train=train, seed=args.seed)
 
 
 def _cmd_demo(args) -> int:
@@ -291,8 +350,8 @@ def _cmd_datasets(args) -> int:
 
     rows = describe_sources()
     w = max(len(r[0]) for r in rows)
-    for name, ok, where, desc in rows:
-        print(f"{name:<{w}} {'available' if ok else 'missing':<9}  {desc}\n{'':<{w}} {'':<9}  -> {where}")
+    for name, status, where, desc in rows:
+        print(f"{name:<{w}} {status:<9}  {desc}\n{'':<{w}} {'':<9}  -> {where}")
     return 0
 
 
@@ -300,35 +359,74 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
     return f"gankit: warning: {message}\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.formatwarning = _one_line_warnings
-    args = _parser().parse_args(argv)
-    commands = {"train": _cmd_train, "sample": _cmd_sample, "translate": _cmd_translate, "eval": _cmd_eval, "presets": _cmd_presets,
-                "datasets": _cmd_datasets, "demo": _cmd_demo}
-    from .train.trainer import Interrupted
+def _os_error(e: OSError) -> str:
+    """An operating-system error as one line naming the file: 'Permission denied: 'ro/x.png''."""
+    what = e.strerror or type(e).__name__
+    if e.filename is None:
+        return what
+    return f"{what}: {str(e.filename)!r}" + (f" -> {str(e.filename2)!r}" if e.filename2 is not None else "")
 
+
+def _internal_error(e: BaseException, argv: list[str]) -> str:
+    """Save the traceback of an unexpected exception to a log file; the one line that points at it."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(e))
+    head = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}".rstrip(": ")
     try:
+        fd, log = tempfile.mkstemp(prefix=f"gankit-error-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"gankit {' '.join(argv)}\n\n{text}")
+        where = f"the traceback is in {log}"
+    except OSError:
+        where = "the traceback could not be saved"
+    return f"gankit: internal error (a bug in gankit, please report it): {head[:300]}; {where}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. Every way out is one line on stderr and an exit code: 0 done, 1 training diverged
+    or an internal error (a bug: its traceback goes to a log file named in the line), 2 bad usage or bad
+    input, 130 interrupted. No traceback reaches the terminal."""
+    warnings.formatwarning = _one_line_warnings
+    try:
+        args = _parser().parse_args(argv)
+        commands = {"train": _cmd_train, "sample": _cmd_sample, "translate": _cmd_translate, "eval": _cmd_eval,
+                    "presets": _cmd_presets, "datasets": _cmd_datasets, "demo": _cmd_demo}
         seed = getattr(args, "seed", None)
         if seed is not None and not 0 <= seed < 2 ** 63:
             raise GankitError(f"--seed {seed}: must lie in [0, 2**63)")
         return commands[args.command](args)
+    except SystemExit as e:  # argparse's usage errors (2) and --help (0) keep their code
+        return e.code if isinstance(e.code, int) else 2
     except BrokenPipeError:  # the reader went away (gankit presets | head -1): nothing left to say
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
-    except Interrupted as e:
-        print(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C outside training's own handler (start-up, sampling, eval)
+        print("gankit: aborted; the last checkpoint was left as it was", file=sys.stderr)
         return 130
     except TrainingDiverged as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 1
+    except Interrupted as e:
+        print(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}", file=sys.stderr)
+        return 130
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("gankit: aborted; the last checkpoint was left as it was", file=sys.stderr)
-        return 130
+    except MemoryError:
+        print("gankit: error: out of memory; lower train.batch_size or --n", file=sys.stderr)
+        return 2
+    except OSError as e:  # the environment refused: permissions, a full disk, a file where a folder goes
+        print(f"gankit: error: {_os_error(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one line here, the traceback in a log file
+        print(_internal_error(e, sys.argv[1:] if argv is None else list(argv)), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ class DataConfig:
     resolution: int = 28           # images are resized (and centre-cropped) to resolution x resolution
     channels: int = 1              # 1 (grayscale) or 3 (RGB); sources convert as needed
     direction: Literal["AtoB", "BtoA"] = "AtoB"  # paired and unpaired sources: which side is the input
+    range: Literal["auto", "unit", "signed", "8bit", "16bit"] = "auto"  # npz: the value range of the array (auto: from its dtype and values, refusing when they could be read two ways)
+    background: Literal["white", "black"] = "white"  # image files with transparency (RGBA, LA, palette) are composited onto this before the alpha is dropped
 
 
 @dataclass
@@ -100,10 +102,22 @@ class AutoEncoderConfig:
     spectral_norm: bool = False
 
 
+@dataclass
+class StyleConfig:
+    """The style-based generator (StyleGAN2-lite, nets/style.py): mapping network, modulated convolutions."""
+    name: str = "style"
+    w_dim: int = 128               # dimensions of the intermediate latent w (512 in the paper)
+    mapping_layers: int = 4        # fully connected layers of the mapping network z -> w (8 in the paper)
+    mapping_lr_mul: float = 0.01   # learning-rate multiplier of the mapping network (the paper's 0.01)
+    channels: str = "128,128,64,32"  # channels per resolution, the constant's first (4, 8, 16, 32 px); a shorter list repeats its last
+    noise: bool = True             # per-pixel noise inputs with a learned strength per layer
+    spectral_norm: bool = False
+
+
 #: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
 NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
                                  "patchgan": PatchGANConfig, "stargan": StarGANDConfig,
-                                 "autoencoder": AutoEncoderConfig}
+                                 "autoencoder": AutoEncoderConfig, "style": StyleConfig}
 
 
 @dataclass
@@ -142,6 +156,14 @@ class TricksConfig:
     topk: float = 1.0              # top-k training: G's loss over the fraction k of its batch D rates most real (Sinha et al. 2020); 1: off
     topk_steps: int = 0            # anneal that fraction linearly from 1 to tricks.topk over this many steps (0: from the start)
     pack: int = 1                  # PacGAN: D judges packs of m samples, concatenated along channels/features (Lin et al. 2018); train.batch_size must be a multiple
+    diffusion: bool = False        # Diffusion-GAN (Wang et al. 2023): D judges images diffused by t ~ {0..T} steps, told t (one more input channel), T adapted to D's overfitting (gankit/diffusion.py)
+    diffusion_t_min: int = 5       # T's range: it starts at T_min and stays in [T_min, T_max] (the paper's 5 and 500)
+    diffusion_t_max: int = 500     # ... and the beta schedule runs linearly from 1e-4 to 2e-2 over T_max steps
+    diffusion_target: float = 0.6  # the target of r_d = E sign(D(x_t)) on real data: above it T rises, below it T falls (the paper's d_target)
+    diffusion_every: int = 4       # adjust T every N D steps, from the real decisions of those steps
+    diffusion_ada_kimg: float = 500.0  # speed of T: this many thousand real images take it across [T_min, T_max]
+    diffusion_ts_dist: Literal["priority", "uniform"] = "priority"  # timesteps: p(t) = t / sum(t) (priority) or uniform over {0..T}
+    diffusion_sigma: float = 0.05  # std sigma of the diffusion's noise: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) sigma eps
 
 
 @dataclass
@@ -289,6 +311,7 @@ class Config:
             parse_policy(tr.diffaugment)
         except ValueError as e:
             raise ConfigError(f"tricks.diffaugment: {e}") from None
+        _validate_diffusion(self)
         _require(self.eval.every >= 0, "eval.every", self.eval.every, "must be >= 0")
         _require(self.eval.n >= 2, "eval.n", self.eval.n, "must be >= 2")
         from .metrics.registry import METRICS
@@ -305,8 +328,14 @@ class Config:
         _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")
         _validate_conditioning(self)
         for p in ("g", "d"):
-            _require(getattr(self.model, p).width >= 1, f"model.{p}.width", getattr(self.model, p).width,
-                     "must be >= 1")
+            net = getattr(self.model, p)
+            if hasattr(net, "width"):
+                _require(net.width >= 1, f"model.{p}.width", net.width, "must be >= 1")
+        if isinstance(self.model.g, StyleConfig):
+            g = self.model.g
+            _require(g.w_dim >= 1, "model.g.w_dim", g.w_dim, "must be >= 1")
+            _require(g.mapping_layers >= 1, "model.g.mapping_layers", g.mapping_layers, "must be >= 1")
+            _require(0 < g.mapping_lr_mul <= 1, "model.g.mapping_lr_mul", g.mapping_lr_mul, "must lie in (0, 1]")
         for p in ("default", *self.optim.players):
             o: OptimConfig = self.optim.resolve(p) if p != "default" else self.optim.default
             _require(o.lr > 0, f"optim.{p}.lr", o.lr, "must be > 0")
@@ -316,6 +345,31 @@ class Config:
         if validate is not None:
             validate(self)
         return self
+
+
+def _validate_diffusion(cfg: "Config") -> None:
+    """The ``tricks.diffusion_*`` ranges; with ``tricks.diffusion`` on, the game and objective it needs."""
+    tr = cfg.tricks
+    _require(tr.diffusion_t_min >= 1, "tricks.diffusion_t_min", tr.diffusion_t_min, "must be >= 1")
+    _require(tr.diffusion_t_min <= tr.diffusion_t_max <= 100_000, "tricks.diffusion_t_max", tr.diffusion_t_max,
+             f"must lie in [tricks.diffusion_t_min ({tr.diffusion_t_min}), 100000]")
+    _require(-1 < tr.diffusion_target < 1, "tricks.diffusion_target", tr.diffusion_target,
+             "must lie in (-1, 1) (r_d is a mean of signs)")
+    _require(tr.diffusion_every >= 1, "tricks.diffusion_every", tr.diffusion_every, "must be >= 1")
+    _require(tr.diffusion_ada_kimg > 0, "tricks.diffusion_ada_kimg", tr.diffusion_ada_kimg, "must be > 0")
+    _require(tr.diffusion_sigma > 0, "tricks.diffusion_sigma", tr.diffusion_sigma, "must be > 0")
+    if not tr.diffusion:
+        return
+    from .diffusion import decision_boundary
+    from .games import GAMES
+    from .games.gan import GANGame
+
+    games = [name for name in GAMES.names() if issubclass(GAMES.get(name), GANGame)]
+    _require(cfg.game.name in games, "tricks.diffusion", True,
+             f"applies to the games that judge G(z) with a noise-family D ({', '.join(games)}), not game.name={cfg.game.name}")
+    _require(decision_boundary(cfg.loss) is not None or tr.diffusion_t_min == tr.diffusion_t_max, "tricks.diffusion", True,
+             f"adapts T to the sign of D's output, which has no meaning for loss.name={cfg.loss.name} (its critic's "
+             f"offset is free); fix T with tricks.diffusion_t_min = tricks.diffusion_t_max")
 
 
 G_CONDITIONINGS = ("none", "concat", "hadamard", "cbn")

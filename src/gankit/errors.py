@@ -1,4 +1,4 @@
-"""User-facing errors.
+"""User-facing errors (and the interruption a user asked for).
 
 Anything a user can cause (a missing file, a bad config value, a corrupt checkpoint) raises a
 :class:`GankitError` whose message is one line naming the problem. The CLI prints it and exits 2;
@@ -24,3 +24,11 @@ class CheckpointError(GankitError):
 
 class TrainingDiverged(GankitError):
     """A loss became NaN or infinite; the run stopped before saving anything."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) stopped the run at a step boundary, after saving a checkpoint (exit 130)."""
+
+    def __init__(self, step: int, path):
+        super().__init__(f"interrupted at step {step}; checkpoint saved to {path}")
+        self.step, self.path = step, path

@@ -95,7 +95,7 @@ class BareGenerator:
 
 @torch.no_grad()
 def draw(game, n: int, seed: int = 0, players=None, labels=None, keep: float = 1.0, directions: int = 8,
-         batch_size: int = 500, codes=None) -> torch.Tensor:
+         batch_size: int = 500, codes=None, psi: float | None = None) -> torch.Tensor:
     """``n`` outputs of a noise-driven ``game`` (on the CPU, float32) from inputs seeded by ``seed``,
     drawn through ``game.generate`` with ``players`` (e.g. the EMA generator; default the live ones).
 
@@ -104,21 +104,29 @@ def draw(game, n: int, seed: int = 0, players=None, labels=None, keep: float = 1
     ``keep`` < 1, ceil(n / keep) latent vectors are drawn and the n with the smallest Jacobian norm are
     kept; for a conditional generator, a class asked for q times gets ceil(q / keep) candidates (class
     0's first, then class 1's, ... in the order of the noise) and keeps its q best, placed where the
-    labels ask for that class. With ``keep`` = 1 the result is the game's outputs for its first n inputs."""
+    labels ask for that class. With ``keep`` = 1 the result is the game's outputs for its first n inputs.
+    ``psi``: the truncation trick of a style-based generator (w pulled toward its average; 1: off)."""
     from .games.base import batched
 
-    inputs = choose_inputs(game, n, seed, players, labels, keep, directions, batch_size, codes)
+    inputs = choose_inputs(game, n, seed, players, labels, keep, directions, batch_size, codes, psi)
     return batched(lambda b: game.generate(b, players), inputs, batch_size)
 
 
 def choose_inputs(game, n: int, seed: int, players=None, labels=None, keep: float = 1.0, directions: int = 8,
-                  batch_size: int = 500, codes=None) -> dict[str, torch.Tensor]:
+                  batch_size: int = 500, codes=None, psi: float | None = None) -> dict[str, torch.Tensor]:
     """The inputs ``draw`` generates from: ``game.sample_inputs(n, seed)``, or under truncation the kept
     candidates (see :func:`truncation_candidates`)."""
     keep = check_keep(keep)
     if codes and not hasattr(game, "code_names"):
         raise GankitError(f"--code: this run's game ({type(game).__name__}) has no latent codes (infogan has)")
-    options = {k: v for k, v in (("labels", labels), ("codes", codes)) if v is not None}
+    if psi is not None and not hasattr(game, "mixing_grid"):
+        raise GankitError(f"--truncation: this run's game ({type(game).__name__}) has no average w to truncate "
+                          f"toward (the style-based generator, game stylegan, has; --jacobian-keep truncates any game)")
+    if psi is not None and not (math.isfinite(psi) and -1.0 <= psi <= 2.0):
+        raise GankitError(f"--truncation {psi}: psi must lie in [-1, 2] (1: off, 0: the average image)")
+    if psi is not None and keep < 1.0:
+        raise GankitError("--truncation and --jacobian-keep are two truncations; give one")
+    options = {k: v for k, v in (("labels", labels), ("codes", codes), ("psi", psi)) if v is not None}
     base = game.sample_inputs(n, seed, **options)
     if keep == 1.0:
         return base

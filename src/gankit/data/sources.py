@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .core import ImageData, fit_images
 
@@ -282,19 +282,53 @@ def _locate_folder(cfg: DataConfig) -> str:
     return f"{root} ({len(files)} images)"
 
 
-def _decode(path: Path, resolution: int, channels: int) -> np.ndarray:
+def _decode(path: Path, resolution: int, channels: int, background: str = "white") -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        return fit_pil(im, resolution, channels)
+        return fit_pil(im, resolution, channels, background)
 
 
-def fit_pil(im, resolution: int, channels: int) -> np.ndarray:
-    """An open PIL image -> uint8 (C, resolution, resolution): converted to ``channels``, centre-cropped
+#: data.background: the colour transparent pixels are composited onto
+BACKGROUNDS = {"white": (255, 255, 255, 255), "black": (0, 0, 0, 255)}
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit greyscale (PNG, TIFF): values 0..65535
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def flatten_pil(im, background: str = "white"):
+    """An open PIL image -> one that ``convert("L")``/``convert("RGB")`` reads faithfully.
+
+    16-bit greyscale (modes I;16*, and I, as 16-bit PNGs open) is scaled from 0..65535 to 0..255
+    (value / 257) instead of being clipped to white; float greyscale (mode F) is read as [0, 1] when
+    it lies there, else as [0, 255]. An image with transparency (an alpha channel, or a palette or
+    colour key marked transparent) is composited onto ``background`` (``white`` or ``black``), so
+    black strokes on a transparent sheet stay black strokes on white, as a viewer shows them,
+    instead of turning into whatever colour the transparent pixels happen to store."""
+    from PIL import Image
+
+    if background not in BACKGROUNDS:
+        raise ConfigError(f"data.background: {background!r} is not one of {', '.join(BACKGROUNDS)}")
+    if im.mode in _WIDE_MODES or im.mode == "F":
+        arr = np.asarray(im)
+        if im.mode == "F":
+            arr = arr.astype(np.float32)
+            arr = arr * 255.0 if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0 else arr
+        else:
+            arr = arr.astype(np.float32).clip(0, 65535) / 257.0
+        return Image.fromarray(np.rint(np.nan_to_num(arr)).clip(0, 255).astype(np.uint8), "L")
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
+        im = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", im.size, BACKGROUNDS[background]), im)
+    return im
+
+
+def fit_pil(im, resolution: int, channels: int, background: str = "white") -> np.ndarray:
+    """An open PIL image -> uint8 (C, resolution, resolution): 16-bit values scaled and transparency
+    composited onto ``background`` (:func:`flatten_pil`), converted to ``channels``, centre-cropped
     to a square and resampled (bicubic up, Lanczos down)."""
     from PIL import Image
 
-    im = im.convert("L" if channels == 1 else "RGB")
+    im = flatten_pil(im, background).convert("L" if channels == 1 else "RGB")
     w, h = im.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -338,7 +372,7 @@ def decode_files(files: list[Path], root: Path, cfg: DataConfig, what: str) -> t
     progress = _progress(len(files), f"decoding {len(files)} images")
     for f in files:
         try:
-            out[len(good)] = _decode(f, cfg.resolution, cfg.channels)
+            out[len(good)] = _decode(f, cfg.resolution, cfg.channels, cfg.background)
             good.append(f)
         except _UNREADABLE as e:
             bad.append(f"{f.relative_to(root).as_posix()} ({type(e).__name__})")
@@ -381,8 +415,100 @@ def _as_nchw(arr: np.ndarray, where: str) -> np.ndarray:
                     f"got shape {arr.shape}")
 
 
-def read_image_array(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images of a .npz/.npy file as uint8 (N, C, H, W), and its labels if it has them."""
+#: data.range: the value ranges an array file may hold, as (the value shown black, the value shown white)
+VALUE_RANGES = {"unit": (0.0, 1.0), "signed": (-1.0, 1.0), "8bit": (0.0, 255.0), "16bit": (0.0, 65535.0)}
+_ROUNDING = 1e-3  # how far float values may stray outside their range, as a fraction of its width
+
+
+def _span(lo: float, hi: float) -> str:
+    return f"[{lo:.6g}, {hi:.6g}]"
+
+
+def _fits(lo: float, hi: float, value_range: str, floating: bool) -> bool:
+    a, b = VALUE_RANGES[value_range]
+    tol = _ROUNDING * (b - a) if floating else 0.0
+    return a - tol <= lo and hi <= b + tol
+
+
+def _detect_range(dtype: np.dtype, lo: float, hi: float, where: str, setting: str) -> str:
+    """The value range of images of ``dtype`` whose (finite) values span [lo, hi], or a DataError when
+    they fit no range (naming the span) or fit two whose readings differ (naming ``setting``).
+
+    uint8 is [0, 255]. Floats: a negative value means [-1, 1] (only it has them); else values up to 1
+    mean [0, 1] (the same values read as [-1, 1] would have no pixel darker than mid-grey, and read as
+    [0, 255] would be black); else [0, 255]. Refused as ambiguous: a flat array within [0, 1] (one level
+    that each reading shows as a different grey), and a maximum just above 1 (an overshooting [0, 1]
+    array, or a [0, 255] one that is black). uint16 is 16-bit [0, 65535] unless its values are all at
+    most 255 but not all 0 (8-bit values in a wider array, or a black 16-bit image: refused). Other
+    integer types (int32 from PIL's 16-bit mode I, int64 from Python lists) do not say whether they
+    hold 8- or 16-bit values: refused."""
+    span = _span(lo, hi)
+    if dtype == np.uint8:
+        return "8bit"
+    if np.issubdtype(dtype, np.floating):
+        if lo < -_ROUNDING:
+            found = "signed"
+        elif hi <= 1.0 + _ROUNDING:
+            if hi - lo < 1.0 / 255.0:
+                raise DataError(f"{where}: every value is about {lo:.4g}, which [0, 1], [-1, 1] and [0, 255] "
+                                f"show as different greys; say which with {setting}=unit, signed or 8bit")
+            found = "unit"
+        elif hi < 2.0:
+            raise DataError(f"{where}: values spanning {span} lie above [0, 1] and [-1, 1] yet would be black "
+                            f"as [0, 255]; clip them to [0, 1] or say {setting}=8bit")
+        else:
+            found = "8bit"
+        if not _fits(lo, hi, found, floating=True):
+            raise DataError(f"{where}: float images must lie in [0, 1], [-1, 1] or [0, 255]; these span {span}")
+        return found
+    if dtype == np.uint16:
+        if hi > 255 or hi == 0:
+            return "16bit"
+        raise DataError(f"{where}: uint16 images spanning {span} may be 8-bit values or a black 16-bit "
+                        f"image; say which with {setting}=8bit or 16bit")
+    raise DataError(f"{where}: {dtype} images spanning {span} could be 8- or 16-bit; say which with "
+                    f"{setting}=8bit or 16bit, or store uint8 or float images")
+
+
+def to_uint8(arr: np.ndarray, path: str, value_range: str = "auto", setting: str = "data.range") -> np.ndarray:
+    """Images ``arr`` (N, C, H, W) of file ``path`` as uint8 [0, 255], their values read as
+    ``value_range`` (a key of :data:`VALUE_RANGES`), or with ``auto`` as the range their dtype and
+    values show (:func:`_detect_range`), named in a one-line warning unless the array is uint8 or holds
+    negative values (only [-1, 1], gankit's own format, has them).
+
+    Values outside the range (beyond float rounding), NaN and infinities are DataErrors; ``setting``
+    is the name by which messages refer to the range (data.range, or an API keyword)."""
+    if value_range != "auto" and value_range not in VALUE_RANGES:
+        raise ConfigError(f"{setting}: {value_range!r} is not one of auto, {', '.join(VALUE_RANGES)}")
+    floating = np.issubdtype(arr.dtype, np.floating)
+    if not (floating or np.issubdtype(arr.dtype, np.integer)):
+        raise DataError(f"npz: images must be integers or floats; {path!r} holds {arr.dtype}")
+    if floating and not np.isfinite(arr).all():
+        raise DataError(f"npz: {path!r} contains NaN or infinite values")
+    if value_range == "auto" and arr.dtype == np.uint8:
+        return arr
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if value_range == "auto":
+        value_range = _detect_range(arr.dtype, lo, hi, f"npz: {path!r}", setting)
+        if value_range != "signed":
+            warnings.warn(f"npz: reading the {arr.dtype} images of {path!r} as {_span(*VALUE_RANGES[value_range])} "
+                          f"(their values span {_span(lo, hi)}; set {setting} if that is wrong)", stacklevel=3)
+    elif not _fits(lo, hi, value_range, floating):
+        a, b = VALUE_RANGES[value_range]
+        raise DataError(f"npz: {path!r} spans {_span(lo, hi)}, outside {setting}={value_range} ({_span(a, b)})")
+    if value_range == "8bit" and arr.dtype == np.uint8:
+        return arr
+    a, b = VALUE_RANGES[value_range]
+    x = (arr.astype(np.float32) - np.float32(a)) * np.float32(255.0 / (b - a))
+    return np.rint(x).clip(0, 255).astype(np.uint8)
+
+
+def read_image_array(path: str, value_range: str = "auto",
+                     setting: str = "data.range") -> tuple[np.ndarray, np.ndarray | None]:
+    """Images of a .npz/.npy file as uint8 (N, C, H, W), and its labels if it has them.
+
+    The values are read as ``value_range`` (see :data:`VALUE_RANGES`), or, with ``auto``, as the range
+    their dtype and values show (:func:`to_uint8`); ``setting`` is how messages name that choice."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
@@ -399,18 +525,7 @@ def read_image_array(path: str) -> tuple[np.ndarray, np.ndarray | None]:
             arr = loaded[key]
             lkey = next((k for k in ("y", "labels") if k in keys), None)
             labels = loaded[lkey] if lkey else None
-    arr = _as_nchw(arr, f"npz {path!r}")
-    if arr.dtype == np.uint8:
-        x = arr
-    elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
-            raise DataError(f"npz: {path!r} contains NaN or infinite values")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
-            raise DataError(f"npz: float images must lie in [-1, 1]; {path!r} spans [{lo:.3g}, {hi:.3g}]")
-        x = np.round((arr.astype(np.float32) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
-    else:
-        raise DataError(f"npz: images must be uint8 or float, got {arr.dtype}")
+    x = to_uint8(_as_nchw(arr, f"npz {path!r}"), path, value_range, setting)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer):
@@ -418,23 +533,27 @@ def read_image_array(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     return x, labels
 
 
-@_register("npz", "images from a .npz (keys x/images/arr_0, optional y/labels) or .npy file: uint8 in "
-           "[0, 255] or float in [-1, 1], (N,H,W), (N,C,H,W) or (N,H,W,C)", _locate_npz)
+@_register("npz", "images from a .npz (keys x/images/arr_0, optional y/labels) or .npy file, (N,H,W), "
+           "(N,C,H,W) or (N,H,W,C): uint8, uint16 (16-bit) or float in [0, 1], [-1, 1] or [0, 255] "
+           "(detected; data.range says which)", _locate_npz)
 def _load_npz(cfg: DataConfig) -> ImageData:
     _no_split(cfg)
-    x, labels = read_image_array(_locate_npz(cfg))
+    x, labels = read_image_array(_locate_npz(cfg), cfg.range)
     num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
     return _finish("npz", x, labels, cfg, num_classes)
 
 
-def describe_sources(cfg: DataConfig | None = None) -> list[tuple[str, bool, str, str]]:
-    """(name, available, where-or-why, description) for every source, for `gankit datasets`."""
+def describe_sources(cfg: DataConfig | None = None) -> list[tuple[str, str, str, str]]:
+    """(name, status, where-or-how, description) for every source, for `gankit datasets`; status is
+    ``available``, ``missing`` (a built-in dataset not on this machine) or ``your data`` (a source
+    that reads the user's files, once data.path names them)."""
     rows = []
     for name in SOURCES.names():
         src = SOURCES.get(name)
         c = cfg if cfg is not None and cfg.name == name else DataConfig(name=name)
         try:
-            rows.append((name, True, src.locate(c), src.description))
+            rows.append((name, "available", src.locate(c), src.description))
         except DataError as e:
-            rows.append((name, False, str(e), src.description))
+            status = "your data" if c.path is None and "data.path" in str(e) else "missing"
+            rows.append((name, status, str(e), src.description))
     return rows

@@ -18,6 +18,7 @@ from .stargan import StarGANGame  # noqa: E402
 from .ebgan import EBGANGame  # noqa: E402
 from .began import BEGANGame  # noqa: E402
 from .infogan import InfoGANGame  # noqa: E402
+from .stylegan import StyleGANGame  # noqa: E402
 
 __all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame", "EBGANGame",
-           "BEGANGame", "InfoGANGame"]
+           "BEGANGame", "InfoGANGame", "StyleGANGame"]

@@ -12,6 +12,11 @@ same game with labels: G(z, y) and D(x, y). D sees real images with their own la
 with the labels G was given; fake labels are drawn uniformly over the classes. With an auxiliary
 classifier D (ACGAN) the cross-entropy of its class logits, weighted by ``loss.ac_weight``, is added for
 D on real and fake and for G on fake (Odena et al. 2017, eqs. 1-2).
+
+What D is shown (``_view``, in D's and G's phases alike): DiffAugment, then with ``tricks.diffusion`` the
+forward diffusion of Diffusion-GAN (gankit/diffusion.py: x_t at a timestep drawn per sample, the timestep
+joining as one more input channel, its length T adapted to D's overfitting and kept as game state), then
+instance noise.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import torch.nn.functional as F
 
 from ..augment import diff_augment, parse_policy
 from ..config import Config, GameSettings
+from ..diffusion import AdaptiveDiffusion
 from ..errors import ConfigError, GankitError
 from ..losses import build_objective
 from ..losses.penalties import clip_weights, gradient_penalty, input_gradient_sq_norm
@@ -66,7 +72,7 @@ class GANGame(Game):
                               f"{'/'.join(info.shapes)} (choose a translation game, e.g. game.name=pix2pix)")
         shape, num_classes = info.shapes["x"], info.num_classes
         self.latent_dim = cfg.model.latent_dim
-        self.conditional = cfg.model.g.conditioning != "none"
+        self.conditional = getattr(cfg.model.g, "conditioning", "none") != "none"
         self.num_classes = (cfg.model.num_classes or num_classes) if self.conditional else None
         if self.conditional and num_classes and cfg.model.num_classes and cfg.model.num_classes != num_classes:
             raise ConfigError(f"model.num_classes: {cfg.model.num_classes} but the dataset has {num_classes} classes")
@@ -75,7 +81,10 @@ class GANGame(Game):
         self.ac_weight = cfg.loss.ac_weight if cfg.model.d.conditioning == "ac" else 0.0
         self.G = build_generator(cfg.model, shape, self.num_classes)
         self.pack = cfg.tricks.pack  # PacGAN: D judges packs of this many samples (games/packing.py)
-        self.D = build_discriminator(cfg.model, packed_shape(tuple(shape), self.pack), self.num_classes)
+        # Diffusion-GAN: D sees diffused samples and their timestep, as one more input channel
+        self.diffusion = AdaptiveDiffusion.from_config(cfg.tricks, cfg.loss) if cfg.tricks.diffusion else None
+        d_shape = AdaptiveDiffusion.input_shape(tuple(shape)) if self.diffusion is not None else tuple(shape)
+        self.D = build_discriminator(cfg.model, packed_shape(d_shape, self.pack), self.num_classes)
         self.objective = build_objective(cfg.loss)
         if cfg.tricks.label_smoothing:
             self.objective.real_target = 1.0 - cfg.tricks.label_smoothing
@@ -160,7 +169,13 @@ class GANGame(Game):
             # in D's (packed) input space; interpolates are judged with the real batch's labels
             D_train = self.train_module("D")
             D_gp = D_train if not self.conditional else (lambda x: _adv_cls(D_train(x, y_real))[0])
-            gp = gradient_penalty(D_gp, pack(real, self.pack), pack(fake, self.pack))
+            gp_real, gp_fake = real, fake
+            if self.diffusion is not None:  # pairs diffused to one timestep each, judged with that timestep
+                t = self.diffusion.sample_t(real.shape[0], real.device)
+                gp_real, gp_fake = self.diffusion.diffuse(real, t), self.diffusion.diffuse(fake, t)
+                D_judge = D_gp
+                D_gp = lambda x: D_judge(self.diffusion.condition(x, t, self.pack))  # noqa: E731
+            gp = gradient_penalty(D_gp, pack(gp_real, self.pack), pack(gp_fake, self.pack))
             loss = loss + pen.gp * gp
             stats["penalty/gp"] = gp.detach()
         if r1_now:
@@ -172,6 +187,8 @@ class GANGame(Game):
         p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
         if p_real is not None:
             stats["D(x)"], stats["D(G(z))"] = p_real.mean(), p_fake.mean()
+        if self.diffusion is not None:  # D's decisions on diffused real data steer T (after this step)
+            stats.update(self.diffusion.observe(real_out, real.shape[0]))
         return stats
 
     def _g_phase(self, batch_size: int, device, real: torch.Tensor | None = None,
@@ -236,16 +253,20 @@ class GANGame(Game):
         return G(z, y) if self.conditional else G(z)
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
-        """What D is shown: DiffAugment and instance noise, identically for real and fake."""
+        """What D is shown, identically for real and fake: DiffAugment, the Diffusion-GAN forward diffusion
+        (a timestep per sample, joining the image as one more channel) and instance noise."""
         if self._augment:
             x = diff_augment(x, self._augment)
+        t = None
+        if self.diffusion is not None:
+            x, t = self.diffusion(x)
         sigma = self.tricks.instance_noise
         if sigma > 0:
             if self.tricks.instance_noise_steps:
                 sigma *= max(0.0, 1.0 - self._iterations / self.tricks.instance_noise_steps)
             if sigma > 0:
                 x = x + sigma * torch.randn_like(x)
-        return x
+        return x if t is None else self.diffusion.condition(x, t)
 
     def after_step(self, phase: Phase) -> None:
         """Constraints applied after a player's optimizer step (WGAN weight clipping)."""
@@ -253,11 +274,16 @@ class GANGame(Game):
             clip_weights(self.D, self.penalty.clip)
 
     def state_dict(self) -> dict:
-        return {"d_updates": self._d_updates, "iterations": self._iterations}
+        state = {"d_updates": self._d_updates, "iterations": self._iterations}
+        if self.diffusion is not None:
+            state["diffusion"] = self.diffusion.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self._d_updates = int(state.get("d_updates", 0))
         self._iterations = int(state.get("iterations", 0))
+        if self.diffusion is not None and "diffusion" in state:
+            self.diffusion.load_state_dict(state["diffusion"])
 
     # -- drawing ----------------------------------------------------------------------------
     def preview_inputs(self, data, heldout, n: int, generator: torch.Generator) -> Batch:

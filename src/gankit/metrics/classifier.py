@@ -13,6 +13,7 @@ Trained once per dataset content (deterministically, seed 0) and cached under
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass
 
@@ -113,7 +114,9 @@ def _classifier_for(data_cfg: DataConfig, device, verbose: bool) -> TrainedClass
     try:
         test = load_data(DataConfig(split="test", **native))
     except GankitError as e:
-        raise GankitError(f"classifier:{data_cfg.name}: needs a held-out split to report its accuracy ({e})") from None
+        raise GankitError(f"classifier:{data_cfg.name}: needs a held-out split to report its accuracy ({e}); score "
+                          f"with a built-in dataset's classifier (--extractor classifier:mnist|fashion-mnist|digits) "
+                          f"or Inception (--inception-weights PATH)") from None
     if train.labels is None or train.num_classes is None:
         raise GankitError(f"classifier:{data_cfg.name}: the data has no class labels; use --extractor inception-v3")
     key = _data_key(train, test, res)
@@ -135,20 +138,25 @@ def _cached_or_trained(path, model: SmallCNN, train: ImageData, test: ImageData,
         except Exception:  # a stale or torn cache entry: retrain below and replace it
             pass
     t0 = time.perf_counter()
-    _fit(model, train, torch.device(device))
+    if verbose:  # the first evaluation of a dataset trains for a minute or more: say so before, not after
+        print(f"training {what} on {len(train):,} images, once (it is cached in {path}) ...", file=sys.stderr)
+    _fit(model, train, torch.device(device), progress=verbose, desc=what)
     model.eval().requires_grad_(False)
     accuracy = _accuracy(model, test)
     save_checkpoint({"model": model.state_dict(), "accuracy": accuracy, "test_split_size": len(test),
                      "dataset": dataset, "recipe": RECIPE_VERSION}, path)
     if verbose:
         print(f"trained {what} in {time.perf_counter() - t0:.0f} s: "
-              f"{100 * accuracy:.2f}% accuracy on {len(test)} held-out images (cached in {path})")
+              f"{100 * accuracy:.2f}% accuracy on {len(test)} held-out images", file=sys.stderr)
     return model, accuracy
 
 
 @torch.enable_grad()  # callers may hold no_grad (e.g. read_stacked_digits); training needs autograd
 def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int = 128,
-         steps: int | None = None) -> None:
+         steps: int | None = None, progress: bool = False, desc: str = "classifier") -> None:
+    """Train ``model``; ``progress``: a progress bar on stderr (where stderr is a terminal)."""
+    from tqdm.auto import tqdm
+
     n = len(data)
     # ~40 epochs of small sets (about 1,400 updates on the 4,500-image MNIST subset, 500 on the digits),
     # capped at 3,000 updates (~6 epochs of Fashion-MNIST).
@@ -158,6 +166,8 @@ def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
     g = torch.Generator().manual_seed(0)
     perm, pos = torch.randperm(n, generator=g), 0
+    bar = tqdm(total=steps, desc=f"training {desc}", unit="step", leave=False,
+               disable=None if progress else True)  # None: only on a terminal
     for _ in range(steps):
         if pos + batch_size > n:
             perm, pos = torch.randperm(n, generator=g), 0
@@ -171,6 +181,8 @@ def _fit(model: SmallCNN, data: ImageData, device: torch.device, batch_size: int
         loss.backward()
         opt.step()
         sched.step()
+        bar.update(1)
+    bar.close()
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ and cached, so re-evaluating a run costs only the generated side.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from ..errors import GankitError
 from ..utils.cache import cache_dir
 from . import functional as M
 from .extractors import Extractor
-from .registry import METRICS
+from .registry import METRICS, Metric, SampleCountWarning
 from .stats import RunningStats
 
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    if names == ["all"]:  # every metric but those asked for by name only (modes)
+    if names == ["all"]:  # every metric but those asked for by name only (modes, ppl)
         return [m for m in METRICS.names() if not METRICS.get(m).explicit_only]
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
@@ -91,20 +92,25 @@ class EvalResult:
     scores: dict[str, float] = field(default_factory=dict)
     extractor: str = ""
     info: dict = field(default_factory=dict)
-    closest_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # (samples, their nearest training images)
+    #: (samples, their nearest training images, their pixel distances) of the memorization metric
+    closest_pairs: tuple[torch.Tensor, ...] | None = None
     notes: list[str] = field(default_factory=list)
     fake_features: tuple[torch.Tensor, torch.Tensor | None] | None = field(default=None, repr=False)
     """(features, class probabilities) of the samples under the extractor, when a metric needed them."""
+    #: a truncation sweep's scores per psi (``scores`` then holds them as ``name @psi=0.5`` rows)
+    sweep: dict[float, dict[str, float]] = field(default_factory=dict)
 
 
 class Context:
     """What the metrics of one evaluation read; every input is computed once, on first use."""
 
     def __init__(self, fake, data_cfg: DataConfig, extractor, train, heldout, labels, targets, seed, cache, result,
-                 sources=None, reconstructions=None, codes=None, game=None):
+                 sources=None, reconstructions=None, codes=None, game=None, players=None, psi=None):
         self.fake, self.data_cfg, self.extractor, self.train, self.heldout = fake, data_cfg, extractor, train, heldout
         self.labels, self.targets, self.seed, self.cache, self.result = labels, targets, seed, cache, result
         self.sources, self.reconstructions, self.codes, self.game = sources, reconstructions, codes, game
+        #: the players the samples were drawn with (the EMA copies, if any), and the truncation psi (None: off)
+        self.players, self.psi = players, psi
         self.ext = extractor.name if extractor is not None else ""
         self.tag = f"{data_cfg.name}-{data_cfg.resolution}px{data_cfg.channels}"
         self._ref = self._held = self._target_features = None
@@ -148,6 +154,9 @@ class Context:
             return "needs a translation run with a way back (cyclegan, stargan)"
         if need == "codes" and self.codes is None:
             return "needs a multi-domain translation run (stargan)"
+        if need == "generator" and (self.game is None or getattr(self.game, "kind", None) != "noise"):
+            return ("needs a run drawn from noise (gankit eval RUN): it draws its own pairs of latents, which "
+                    + ("images given to score do not have" if self.game is None else "a translation game has not"))
         if need == "encoder" and not callable(getattr(self.game, "infer_categories", None)):
             return "needs a run whose game reads a categorical code from images (infogan)"
         if need == "heldout" and self.heldout is None:
@@ -164,13 +173,15 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
              train: ImageData | None = None, heldout: ImageData | None | str = AUTO, seed: int = 0,
              cache: bool = True, labels: torch.Tensor | None = None, targets: torch.Tensor | None = None,
              sources: torch.Tensor | None = None, reconstructions: torch.Tensor | None = None,
-             codes: torch.Tensor | None = None, game=None) -> EvalResult:
+             codes: torch.Tensor | None = None, game=None, players=None, psi: float | None = None) -> EvalResult:
     """Score ``fake`` (N, C, H, W) in [-1, 1] (or 2-D points (N, 2)) against ``data_cfg``'s train split
     (test split for the floor and memorisation) with the registered metrics. ``train``/``heldout`` may be
     passed in when already loaded. ``labels``: the class each output should show; ``targets``: the
     paired targets of the outputs; ``sources``: the untranslated inputs (translation runs: the baseline of
     label preservation), ``reconstructions``: the outputs translated back (the cycle metric), ``codes``:
-    the target domain codes of a multi-domain ``game``'s outputs. ``metrics=None`` means every metric that
+    the target domain codes of a multi-domain ``game``'s outputs; ``players``: those ``fake`` was drawn with
+    (metrics that draw their own images, ppl, draw with them), ``psi``: the truncation it was drawn at (a
+    style-based game; ppl truncates its latents alike). ``metrics=None`` means every metric that
     applies here (the notes say which were skipped and why); a metric asked for by name that cannot apply
     is an error.
     ``extractor`` may be None when only ``modes`` is scored (always so on 2-D point data)."""
@@ -185,25 +196,102 @@ def evaluate(fake: torch.Tensor, data_cfg: DataConfig, extractor: Extractor, met
     res = EvalResult(extractor=extractor.name if extractor is not None else "",
                      info=dict(extractor.info) if extractor is not None else {})
     ctx = Context(fake, data_cfg, extractor, train, heldout, labels, targets, seed, cache, res,
-                  sources, reconstructions, codes, game)
+                  sources, reconstructions, codes, game, players, psi)
+    plan, few = [], []  # every check first: nothing is computed for a call that fails
     for name in names:
         metric = METRICS.get(name)
         why = next((w for w in map(ctx.missing, sorted(metric.needs)) if w), None)
+        quiet = why is not None and (metric.needs & {"labels", "targets", "reconstructions", "codes", "encoder"}
+                                     or (extractor is None and metric.needs & {"features", "probs"}))
+        why = why or too_few(metric, _counts(metric, ctx), ctx)
         if why is not None:
             if explicit:
                 raise GankitError(f"{name}: {why}")
-            quiet = (metric.needs & {"labels", "targets", "reconstructions", "codes", "encoder"}
-                     or (extractor is None and metric.needs & {"features", "probs"}))
             if not quiet:  # (metrics for other kinds of runs; no extractor: the caller says why, once)
                 res.notes.append(f"{name} skipped: {why}")
             continue
+        plan.append(metric)
+        what, n = min(_counts(metric, ctx).items(), key=lambda kv: kv[1])
+        if n < metric.recommended_for(ctx):
+            few.append((name, f"{n:,} {what}", metric.recommended_for(ctx)))
+    warn_few(few)
+    for metric in plan:
         res.scores.update(metric.compute(ctx))
     return res
 
 
+def _counts(metric: Metric, ctx: Context) -> dict[str, int]:
+    """The sample counts ``metric`` compares: the samples, and the real images (the train split) where it
+    compares features with theirs."""
+    out = {"samples": len(ctx.fake)}
+    if metric.counts_real and ctx.train is not None:
+        out["real images"] = len(ctx.train)
+    return out
+
+
+def too_few(metric: Metric, counts: dict[str, int], ctx: Context | None = None) -> str | None:
+    """Why ``counts`` (e.g. {"samples": 3}) are below ``metric``'s hard minimum (in ``ctx``), or None."""
+    low = metric.minimum(ctx)
+    for what, n in counts.items():
+        if n < low:
+            why = f" ({metric.min_reason})" if metric.min_reason and low > 1 else ""
+            return f"{n} {what if n != 1 else what[:-1]}; it needs at least {low}{why}"
+    return None
+
+
+def warn_few(few: list[tuple[str, str, int]]) -> None:
+    """One :class:`SampleCountWarning` for the scores computed from fewer samples than recommended:
+    ``few`` lists (metric, "300 samples", recommended count)."""
+    if few:
+        warnings.warn("few samples for trustworthy scores: " + ", ".join(
+            f"{name} from {count} (recommended {rec:,}+)" for name, count, rec in few)
+            + "; such numbers are biased or noisy, and only comparable at equal counts (see each metric's "
+              "docstring in gankit.metrics.builtin)", SampleCountWarning, stacklevel=3)
+
+
+def check_sample_count(metrics, n: int, what: str = "samples") -> None:
+    """Before any feature is extracted (or a classifier trained): a metric asked for by name that cannot
+    be computed from ``n`` samples (or real images: ``what``) is a one-line error. (``evaluate`` checks
+    again, in its context.)"""
+    if metrics is None:
+        return
+    for name in parse_metrics(metrics):
+        metric = METRICS.get(name)
+        if what != "samples" and not metric.counts_real:
+            continue
+        why = too_few(metric, {what: n})
+        if why is not None:
+            raise GankitError(f"{name}: {why}")
+
+
+def check_device(name: str, flag: str = "--device") -> torch.device:
+    """``name`` as a device this PyTorch can use (``auto``: CUDA where available, else the CPU), else a
+    one-line error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GankitError(f"{flag} {name!r} is not a device (auto, cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.backends.cuda.is_built():
+            raise GankitError(f"{flag} {name}: CUDA is not available in this PyTorch build (torch "
+                              f"{torch.__version__} is CPU-only); use --device cpu")
+        if not torch.cuda.is_available():
+            raise GankitError(f"{flag} {name}: CUDA is not available on this machine (no GPU visible); "
+                              f"use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise GankitError(f"{flag} {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise GankitError(f"{flag} {name}: MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise GankitError(f"{flag} {name!r}: gankit evaluates on cpu, cuda or mps")
+    return dev
+
+
 def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, extractor=None,
                   extractor_spec: str = "classifier", device="cpu", inception_weights: str | None = None,
-                  train=None, keep: float = 1.0, directions: int = 8):
+                  train=None, keep: float = 1.0, directions: int = 8, psi: float | None = None):
     """Score ``n`` outputs of ``game`` drawn with ``players`` (the EMA copies, if any): the one
     evaluation path of training-time evaluation, ``gankit eval`` and the API. Returns (result, the
     extractor, for reuse).
@@ -211,17 +299,20 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     A noise-driven game is scored on ``game.eval_inputs(None, n, seed)`` (conditional: balanced classes)
     against the train split; a translation game on the held-out inputs (the first ``n``; the training
     images, with a note, where the data has no test split) in the output domain, against the targets,
-    labels, reconstructions and domain codes it gives, once per view (``game.eval_views()``)."""
+    labels, reconstructions and domain codes it gives, once per view (``game.eval_views()``). ``psi``: the
+    truncation trick of a style-based game (w pulled toward its average; None or 1: off)."""
     import dataclasses
 
     from ..sampling import draw
 
     n = default_sample_count(metrics, cfg.data, n if n is not None else 5000)
+    check_sample_count(metrics, n)  # before anything is drawn, extracted or trained
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
     notes = []
     if game.kind == "noise":
         inputs, extra = game.eval_inputs(None, n, seed)  # conditional: balanced classes, i mod K
-        fake = draw(game, n, seed=seed, players=players, labels=inputs.get("y"), keep=keep, directions=directions)
+        fake = draw(game, n, seed=seed, players=players, labels=inputs.get("y"), keep=keep, directions=directions,
+                    psi=psi)
         ref_cfg, ref_train, heldout = cfg.data, train, AUTO
     else:
         return _evaluate_translation(game, players, cfg, metrics, n, seed, extractor, extractor_spec, device,
@@ -229,12 +320,61 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     if extractor is None and needs_extractor(metrics, cfg.data):
         extractor = _extractor(extractor_spec, ref_cfg, device, inception_weights, metrics, notes)
     res = evaluate(fake, ref_cfg, extractor, metrics, train=ref_train, heldout=heldout, seed=seed,
-                   labels=extra.get("labels"), targets=extra.get("targets"), game=game)
+                   labels=extra.get("labels"), targets=extra.get("targets"), game=game, players=players, psi=psi)
     res.notes = notes + res.notes
     if keep < 1:
         res.notes.append(f"samples drawn with Jacobian-based truncation: the {keep:g} fraction of latent draws "
                          f"with the smallest ||dG/dz|| (sample.jacobian_keep; --jacobian-keep 1 turns it off)")
     return res, extractor
+
+
+#: what a truncation sweep scores unless told otherwise: the trade-off the truncation trick makes
+SWEEP_METRICS = ("fid", "pr")
+
+
+def parse_psis(text: str, flag: str = "--truncation-sweep") -> list[float]:
+    """``"0.5,0.7,1.0"`` -> [0.5, 0.7, 1.0] (in order, repeats dropped), each checked (:func:`check_psi`)."""
+    try:
+        psis = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        psis = []
+    if not psis:
+        raise GankitError(f"{flag} {text!r}: comma-separated psi values, e.g. 0.5,0.7,1.0")
+    for psi in psis:
+        check_psi(psi, flag)
+    return list(dict.fromkeys(psis))
+
+
+def check_psi(psi: float, flag: str = "--truncation") -> float:
+    """``psi`` of the truncation trick, finite and in [-1, 2] (as ``gankit sample --truncation``), else a
+    one-line error."""
+    import math
+
+    if not (math.isfinite(float(psi)) and -1.0 <= float(psi) <= 2.0):
+        raise GankitError(f"{flag} {psi}: psi must lie in [-1, 2] (1: off, 0: the average image)")
+    return float(psi)
+
+
+def psi_suffix(psi: float) -> str:
+    return f" @psi={psi:g}"
+
+
+def merge_sweep(results: list[tuple[float, EvalResult]]) -> EvalResult:
+    """One result of a truncation sweep: every score once per psi (``precision[classifier:mnist] @psi=0.5``,
+    grouped by score, psis in the order given), the FID floor (real data: no psi) once, the notes once."""
+    first = results[0][1]
+    merged = EvalResult(extractor=first.extractor, info=dict(first.info))
+    keys = list(dict.fromkeys(k for _, res in results for k in res.scores))
+    for key in keys:
+        if key.split("[", 1)[0].rsplit("/", 1)[-1] == "fid_floor":
+            merged.scores[key] = next(res.scores[key] for _, res in results if key in res.scores)
+            continue
+        for psi, res in results:
+            if key in res.scores:
+                merged.scores[key + psi_suffix(psi)] = res.scores[key]
+    merged.sweep = {psi: dict(res.scores) for psi, res in results}
+    merged.notes = list(dict.fromkeys(note for _, res in results for note in res.notes))
+    return merged
 
 
 def _extractor(spec, ref_cfg, device, weights, metrics, notes):
@@ -357,10 +497,48 @@ def format_table(res: EvalResult) -> str:
 
 
 def save_closest_pairs(res: EvalResult, path: str | Path) -> Path | None:
-    """A grid: top row the samples closest to the training set, bottom row their nearest training images."""
+    """A labelled picture: a caption, then the samples closest to the training set (top row, with their
+    pixel distance) above their nearest training images (bottom row)."""
     if res.closest_pairs is None:
         return None
-    from ..utils.images import save_image_grid
+    import os
 
-    fake, real = res.closest_pairs
-    return save_image_grid(torch.cat([fake, real]), path, nrow=len(fake))
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..utils.images import make_grid
+
+    fake, real, *rest = res.closest_pairs
+    dist = rest[0] if rest else None
+    k, w = len(fake), fake.shape[-1]
+    font = ImageFont.load_default()
+    upscale = max(1, -(-max(256 // max(1, k), 56) // w))  # columns wide enough for a distance label
+    rows = [make_grid(x, nrow=k, upscale=upscale) for x in (fake, real)]
+    cell = w * upscale + 2
+    line = 14  # one line of the default font
+    labels = ["samples closest to the training set (pixel L2 distance in [-1, 1] units)",
+              "their nearest training images"]
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = max(rows[0].shape[1], max(int(measure.textlength(t, font=font)) for t in labels) + 8)
+    height = 3 * line + 4 + rows[0].shape[0] + rows[1].shape[0]
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = 2
+    draw.text((4, y), labels[0], fill="black", font=font)
+    y += line
+    if dist is not None:
+        for i, d in enumerate(dist.tolist()):
+            draw.text((2 + i * cell, y), f"d={d:.3g}", fill="black", font=font)
+    y += line
+    for r, row in enumerate(rows):
+        if r == 1:
+            draw.text((4, y), labels[1], fill="black", font=font)
+            y += line + 2
+        img = Image.fromarray(row[:, :, 0] if row.shape[2] == 1 else row).convert("RGB")
+        canvas.paste(img, (0, y))
+        y += row.shape[0]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    canvas.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path

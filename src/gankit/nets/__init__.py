@@ -2,6 +2,7 @@
 
 - noise families (mlp, dcgan, resnet, toy): ``G(z, y=None) -> images`` and ``D(x, y=None) -> logits (B,)``,
   registered under one name, built from the image shape (C, H, W) and the shared ``NetConfig`` keys;
+- the style-based generator (style: StyleGAN2-lite): ``G(z, psi=1, mixing=0) -> images``, with its own settings;
 - auto-encoder discriminators (autoencoder: EBGAN, BEGAN): ``D(x) -> (reconstruction, code)``;
 - translators (unet, resnet-translator): ``G(x) -> images`` of the same size, and the PatchGAN
   discriminator ``D(x) -> logits (B, 1, h, w)``, one per patch; each has its own settings class
@@ -18,7 +19,7 @@ from ..registry import Registry
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
 
-from . import autoencoder, dcgan, infogan, mlp, resnet, toy  # noqa: E402,F401  (registers the families)
+from . import autoencoder, dcgan, infogan, mlp, resnet, style, toy  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
@@ -44,15 +45,29 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
     return module
 
 
+def _own_settings(net) -> dict | None:
+    """The keyword arguments of a family whose settings class is its own (not NetConfig)."""
+    import dataclasses
+
+    from ..config import NetConfig
+
+    if isinstance(net, NetConfig):
+        return None
+    return {f.name: getattr(net, f.name) for f in dataclasses.fields(net) if f.name not in ("name", "spectral_norm")}
+
+
 def build_generator(model: ModelConfig, shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
     """The family's G; with ``model.g.conditioning`` (and ``num_classes``) wrapped as G(z, y)."""
     family = GENERATORS.get(model.g.name, key="model.g.name")
+    own = _own_settings(model.g)
 
     def build(latent_dim: int) -> nn.Module:
+        if own is not None:  # a family with its own settings class (config.NET_SETTINGS) takes all of them
+            return family(latent_dim=latent_dim, shape=shape, **own)
         return family(latent_dim=latent_dim, shape=shape, width=model.g.width, norm=model.g.norm)
 
     try:
-        if model.g.conditioning != "none":
+        if getattr(model.g, "conditioning", "none") != "none":
             mode = G_CONDITIONING.get(model.g.conditioning, key="model.g.conditioning")
             G = mode(build, model.latent_dim, _classes(num_classes, "model.g.conditioning"))
         else:

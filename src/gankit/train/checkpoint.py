@@ -80,7 +80,55 @@ def load_checkpoint(dir_or_file: str | Path, map_location: str | torch.device = 
             raise CheckpointError(f"{str(path)!r} was written by a newer gankit (checkpoint format {state['format']}, "
                                   f"this one reads up to {FORMAT_VERSION}); upgrade gankit")
         raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint (formats 1 to {FORMAT_VERSION})")
-    return migrate(state)
+    return validate(migrate(state), path)
+
+
+#: what every checkpoint of the current format holds, and of which type (a trainer writes all of them)
+SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "step": int, "images_seen": int, "players": dict, "optimizers": dict, "sampler": dict,
+    "rng": dict,
+}
+
+
+def validate(state: dict[str, Any], path: str | Path = "the checkpoint") -> dict[str, Any]:
+    """``state`` if it has every entry of :data:`SCHEMA` with its type; else one error naming what is
+    missing or wrong (a checkpoint edited by hand, or written by something else)."""
+    missing = [k for k in SCHEMA if k not in state]
+    wrong = [f"{k} ({type(state[k]).__name__}, not {SCHEMA[k].__name__})" for k in SCHEMA
+             if k in state and (not isinstance(state[k], SCHEMA[k]) or isinstance(state[k], bool))]
+    if not missing and not wrong:
+        if state["step"] < 0 or state["images_seen"] < 0:
+            wrong.append(f"step {state['step']}, images_seen {state['images_seen']} (negative)")
+        elif not all(isinstance(w, dict) for w in state["players"].values()):
+            wrong.append("players (each player's weights must be a dict of tensors)")
+    if missing or wrong:
+        what = "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
+                                       f"wrong {', '.join(wrong)}" if wrong else ""]))
+        raise CheckpointError(f"{str(path)!r} is damaged or incomplete (format {state['format']}): {what}")
+    return state
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def mismatch_message(error: Exception, saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """Why weights do not load, in one line: the settings that changed since the checkpoint was written
+    (those that shape networks first), then the first concrete mismatch torch reports."""
+    lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
+    detail = next((ln for ln in lines if not ln.startswith("Error(s) in loading")), lines[0] if lines else "")
+    a, b = _flat(saved), _flat(now)
+    shaping = ("model.", "game.", "data.resolution", "data.channels", "data.name")
+    changed = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+               if k.startswith(shaping) and a.get(k) != b.get(k)]
+    because = f"settings changed since it was written: {', '.join(changed)}; " if changed else ""
+    return f"{because}{detail[:300]}"
 
 
 def _from_v1(state: dict[str, Any]) -> dict[str, Any]:

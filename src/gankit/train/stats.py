@@ -6,6 +6,7 @@ Python floats only when a window is flushed (every ``train.log_every`` steps).
 from __future__ import annotations
 
 import json
+import os
 import math
 import warnings
 from pathlib import Path
@@ -39,8 +40,8 @@ class MetricsWriter:
 
     def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None):
         self.path = run_dir / "metrics.jsonl"
-        if resume_step is not None and self.path.exists():
-            self._truncate_after(resume_step)
+        if self.path.exists():  # a resumed run keeps its rows up to the checkpoint; a new run starts empty
+            self._truncate_after(resume_step if resume_step is not None else -1)  # (a run that died unsaved)
         self._file = open(self.path, "a", buffering=1)
         self.tb = None
         if tensorboard:
@@ -62,7 +63,9 @@ class MetricsWriter:
                     keep.append(line)
             except json.JSONDecodeError:
                 continue  # a torn last line from a killed run
-        self.path.write_text("".join(line + "\n" for line in keep))
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")  # a kill mid-write loses no row
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, self.path)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         self._file.write(json.dumps({"step": step, **values}) + "\n")

@@ -24,27 +24,20 @@ import torch.nn as nn
 from .. import __version__
 from ..config import Config, OptimConfig
 from ..data import StreamSampler, load_data, load_heldout
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged
 from ..games import GAMES, DataInfo
 from ..utils.images import make_grid, save_image_grid
+from ..utils.cores import available_cores, fair_share, register, unregister
 from ..utils.malloc import tune_malloc
 from . import distributed as ddp
 from .ema import EMA, recompute_batchnorm_stats
-from .checkpoint import FORMAT_VERSION, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import FORMAT_VERSION, mismatch_message, rng_state, save_checkpoint, set_rng_state
 from .stats import Collector, MetricsWriter
 
 
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 _DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
-
-
-class Interrupted(Exception):
-    """Ctrl-C (or SIGTERM) stopped the run at a step boundary, after saving a checkpoint."""
-
-    def __init__(self, step: int, path: Path):
-        super().__init__(f"interrupted at step {step}; checkpoint saved to {path}")
-        self.step, self.path = step, path
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,7 +96,7 @@ class Trainer:
             tune_malloc()
         # torch's thread count while fit() runs (0: leave it); the caller's count comes back afterwards.
         # Under DDP the processes on one machine share its cores.
-        self._threads = (t.threads or (max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
+        self._threads = (t.threads or (max(1, available_cores() // self.dist.local_world_size)
                                        if self.dist.enabled and self.device.type == "cpu" else 0))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -120,6 +113,14 @@ class Trainer:
         self.game = GAMES.get(cfg.game.name, key="game.name")(cfg, DataInfo.of(data))
         self.players: dict[str, nn.Module] = self.game.players
         self._check_optim_keys()
+        if t.batch_size < 2:
+            with_bn = [n for n in self.game.optimized
+                       if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.players[n].modules())]
+            if with_bn:
+                key = f"model.{with_bn[0].lower()}.norm"
+                hint = f" (e.g. --set {key}=none)" if hasattr(getattr(cfg.model, with_bn[0].lower(), None), "norm") else ""
+                raise ConfigError(f"train.batch_size={t.batch_size}: {with_bn[0]} has BatchNorm, which needs at least "
+                                  f"2 samples per batch; raise train.batch_size or choose another norm{hint}")
         for m in self.players.values():
             m.to(self.device, memory_format=torch.channels_last) if t.channels_last else m.to(self.device)
         if self.dist.enabled and t.sync_batchnorm:
@@ -154,17 +155,42 @@ class Trainer:
         if cfg.eval.every:  # a metric that cannot apply here stops now, not after the first eval.every steps
             from ..metrics.evaluate import applicable_metrics, parse_metrics
 
+            from ..metrics.evaluate import check_sample_count, needs_extractor
+            from ..metrics.extractors import choose_spec
+
             applicable_metrics(parse_metrics(list(cfg.eval.metrics)), True, self._data_cpu, cfg.data)
+            check_sample_count(list(cfg.eval.metrics), cfg.eval.n)
+            if self.game.kind == "noise" and needs_extractor(list(cfg.eval.metrics), cfg.data):
+                choose_spec(cfg.eval.extractor, cfg.data, cfg.eval.inception_weights)
             self._best_key(None)
         self.resumed = resume_state is not None
         if resume_state is not None:
             self._load_state(resume_state)
         self._stop_requested = False
+        refused = None
         if self.is_main:  # one training process per run directory (utils/runlock.py), once all is checked
             from ..utils.runlock import RunLock
 
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._lock = RunLock(self.run_dir).acquire()
+            try:
+                self._lock = RunLock(self.run_dir).acquire()
+            except GankitError as e:
+                refused = str(e)
+            else:
+                self._remove_torn_writes()
+        refused = ddp.broadcast_object(refused, self.dist)  # under torchrun every rank stops, not rank 0 alone
+        if refused is not None:
+            raise GankitError(refused)
+
+    def _remove_torn_writes(self) -> None:
+        """Temp files of checkpoint writes that a killed process left behind (``.last.pt.*.tmp``,
+        ``step-N.pt.tmp``): never a checkpoint, safe to delete once this process holds the run's lock."""
+        folder = self.run_dir / "checkpoints"
+        for f in [*folder.glob(".*.tmp"), *folder.glob("*.pt.tmp")] if folder.is_dir() else []:
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
     def _wrap(self, name: str, module: nn.Module, trainable: bool) -> nn.Module:
         """What a game's training forward of ``module`` goes through: DDP (trainable players, several
@@ -298,8 +324,8 @@ class Trainer:
                 # a run that turns EMA on when resumed starts the average from the current weights
                 e.load_state_dict(state.get("ema", {}).get(k) or self.players[k].state_dict())
         except (KeyError, RuntimeError, ValueError) as e:
-            first = str(e).strip().splitlines()[0]
-            raise CheckpointError(f"the checkpoint does not match the model its config builds: {first}") from None
+            why = mismatch_message(e, state["config"], self.cfg.to_dict())
+            raise CheckpointError(f"the checkpoint does not match the model its config builds: {why}") from None
         self.sampler.load_state_dict(state["sampler"])
         self.best = dict(state.get("best", {}))
         games = state.get("game_ranks") or [state.get("game", {})]
@@ -463,7 +489,7 @@ class Trainer:
         main = self.is_main
         if main:
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
-        writer = (MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed else None)
+        writer = (MetricsWriter(self.run_dir, t.tensorboard, resume_step=self.step if self.resumed or self.step else None)
                   if main else None)
         collector = Collector()
         phases = self.game.phases()
@@ -474,6 +500,15 @@ class Trainer:
                     else contextlib.nullcontext())
         restore = self._install_signal_handlers()
         threads_outside = torch.get_num_threads()
+        if self.device.type == "cpu" and os.environ.get("GANKIT_SHARE_CORES", "1") != "0":
+            register()  # the other gankit trainers on this machine share the cores too
+            if not t.threads and not self.dist.enabled:
+                share, trainers = fair_share()
+                if trainers > 1 and share < available_cores():
+                    self._threads = share
+                    import warnings
+                    warnings.warn(f"{trainers} gankit training processes share this machine: this one uses "
+                                  f"{share} of its {available_cores()} cores (set train.threads to choose)")
         if self._threads:
             torch.set_num_threads(self._threads)
         from tqdm.auto import tqdm
@@ -562,6 +597,7 @@ class Trainer:
             restore()
             if self._threads:  # an API caller keeps its own thread count
                 torch.set_num_threads(threads_outside)
+            unregister()  # (a process counts among the machine's trainers only while it trains)
             bar.close()
             if writer is not None:
                 writer.close()
