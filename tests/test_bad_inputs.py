@@ -144,7 +144,8 @@ CASES = [
     ("eval-unknown-metric", ["eval", "{R}", "--metrics", "beauty"], 2, r"beauty"),
     ("eval-device-cuda", ["eval", "{R}", "--device", "cuda"], 2, r"CUDA"),
     ("eval-fake-missing", ["eval", "--real", "digits", "--fake", "{W}/none.npz"], 2, r"none\.npz"),
-    ("eval-fake-empty", ["eval", "--real", "digits", "--fake", "{W}/empty"], 2, r"no images"),
+    ("eval-fake-empty", ["eval", "--real", "digits", "--fake", "{W}/empty"], 2, r"no (readable )?images"),
+    ("eval-fake-unreadable", ["eval", "--real", "{W}/corrupt", "--fake", "{W}/corrupt"], 2, r"no images .*none that can be read"),
     ("eval-fake-nan", ["eval", "--real", "digits", "--fake", "{W}/nan.npy"], 2, r"NaN"),
     # --- demo ---
     ("demo-unknown", ["demo", "warp", "--out", "{W}/d.png"], 2, r"warp"),
@@ -236,3 +237,43 @@ def test_the_command_line_starts_without_importing_torch():
     r = subprocess.run([sys.executable, "-c", "import sys, gankit.cli; print('torch' in sys.modules)"],
                        capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
+
+
+class OutOfMemoryError(RuntimeError):
+    """Named as torch's (CUDA) out-of-memory error, which the boundary recognises by name."""
+
+
+@pytest.mark.parametrize("raised, code, says", [
+    (OSError(5, "Input/output error"), 1, r"internal error .*OSError"),  # not about a user's file: a logged bug
+    (OSError(28, "No space left on device", "/x/last.pt"), 2, r"^gankit: error: No space left on device: '/x/last.pt'$"),
+    (OutOfMemoryError("CUDA out of memory"), 2, r"out of device memory"),
+    (SystemExit(None), 0, None),
+    (SystemExit(3), 3, None),
+], ids=["oserror-without-file", "disk-full", "cuda-oom", "exit-none", "exit-3"])
+def test_the_boundary_maps_each_kind_of_failure(monkeypatch, capsys, tmp_path, raised, code, says):
+    import gankit.cli as cli
+    import tempfile
+
+    def fail(args):
+        raise raised
+
+    monkeypatch.setattr(cli, "_cmd_sample", fail)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert main(["sample", "run", "--out", "x.png"]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if says is not None:
+        assert len(err.strip().splitlines()) == 1 and re.search(says, err.strip()), err
+
+
+@pytest.mark.parametrize("command, code", [(["presets"], 0), (["sample", "run", "--out", "x.png"], 1)])
+def test_a_closed_pipe_ends_a_listing_quietly_but_not_a_command_cut_short(monkeypatch, command, code):
+    import gankit.cli as cli
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, f"_cmd_{command[0]}", closed)
+    monkeypatch.setattr(sys, "stdout", __import__("io").StringIO())
+    assert main(command) == code

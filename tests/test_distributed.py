@@ -42,8 +42,9 @@ def weights(out: Path, run: str, nproc: int = 2) -> list[dict]:
 def assert_same_weights(a: dict, b: dict) -> None:
     for player in a["players"]:
         for name, t in a["players"][player].items():
-            if name.endswith(("running_mean", "running_var", "num_batches_tracked")):
-                continue  # BatchNorm statistics are per process by design (broadcast_buffers=False)
+            if name.endswith(("running_mean", "running_var", "num_batches_tracked", "w_avg")):
+                continue  # running statistics (BatchNorm's, the style G's average w) are per process by design
+                # (broadcast_buffers=False); rank 0's are saved
             torch.testing.assert_close(t, b["players"][player][name], rtol=0, atol=0, msg=f"{player}.{name}")
 
 
@@ -63,8 +64,11 @@ def assert_same_weights(a: dict, b: dict) -> None:
     ["began-mnist", "data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",
      "model.latent_dim=8", "game.lambda_k=0.05", "train.log_every=2"],  # auto-encoder D; k_t averaged over the ranks
     ["infogan-mnist", "data.resolution=16", "model.g.width=4", "model.d.width=4", "game.q_width=8"],  # D -> (logit, Q)
+    ["stylegan-mnist", "data.resolution=16", "model.g.channels=8,8,4", "model.g.w_dim=8", "model.latent_dim=8",
+     "model.d.width=4", "game.pl_every=2", "penalty.r1_every=2"],  # a lazy G-only phase (path length), style mixing
+    ["tricks.diffusion=true", "tricks.diffusion_every=1", "tricks.diffusion_ada_kimg=0.1"],  # T adapted on every rank
 ], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix", "cyclegan", "stargan",
-        "began", "infogan"])
+        "began", "infogan", "stylegan", "diffusion-gan"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     preset, overrides = (overrides[0], overrides[1:]) if "=" not in overrides[0] else ("gan-digits", overrides)
     torchrun(tmp_path, preset, 6, *TINY, *overrides, "train.checkpoint_every=3")

@@ -34,6 +34,7 @@ CONTRACT = {
     "stylegan": ("stylegan-mnist", ["data.resolution=16", "model.g.channels=8,8,4", "model.g.w_dim=8",
                                     "model.latent_dim=8", "model.d.width=4", "train.batch_size=8", "game.pl_every=2",
                                     "penalty.r1_every=2", "train.ema_decay=0.9"]),
+    "mle": ("mle-names", ["model.g.hidden=16", "model.g.embedding=8", "train.batch_size=8", "train.ema_decay=0.9"]),
 }  # (no learning-rate ramp: the resume test stops a shorter run; tests/test_lr_ramp.py resumes ramps)
 FAST = ["train.progress=false", "train.tensorboard=false", "train.log_every=2", "train.sample_every=0",
         "train.checkpoint_every=0"]
@@ -88,7 +89,7 @@ def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
     preset, sets = _overrides(game_name, 1)
     trainer = prepare_training(preset, sets + ["train.grid_size=12"], out=tmp_path / "run")
     game: Game = trainer.game
-    assert isinstance(game, Game) and game.kind in ("noise", "translation")
+    assert isinstance(game, Game) and game.kind in ("noise", "translation", "sequence")
     assert set(game.optimized) <= set(game.players) and set(game.averaged) <= set(game.players)
     phases = game.phases()
     assert phases and all(set(p.players) <= set(game.optimized) and p.every >= 1 for p in phases)
@@ -96,9 +97,15 @@ def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
     out = game.generate(preview)
     n = len(next(iter(preview.values())))
     assert 1 <= n <= 12 and out.shape == (n, *trainer.data.shape)
-    assert out.dtype == torch.float32 and out.abs().max() <= 1
-    images, nrow = game.picture(preview)
-    assert images.shape[1:] == out.shape[1:] and len(images) % n == 0 and (nrow is None or nrow >= 1)
+    if game.kind == "sequence":  # token ids of the vocabulary, previewed as text, one sequence a line
+        assert out.dtype == torch.int64 and 0 <= out.min() and out.max() < game.vocabulary.size
+        text = game.preview_text(preview)
+        assert text.splitlines() == game.vocabulary.decode_batch(out)
+    else:
+        assert out.dtype == torch.float32 and out.abs().max() <= 1
+        assert game.preview_text(preview) is None
+        images, nrow = game.picture(preview)
+        assert images.shape[1:] == out.shape[1:] and len(images) % n == 0 and (nrow is None or nrow >= 1)
     # generate draws with the players it is given (an EMA copy, say), not the live ones
     other = {name: copy.deepcopy(m) for name, m in game.players.items()}
     for m in other.values():
@@ -106,7 +113,7 @@ def test_previews_and_generate_have_the_documented_shapes(tmp_path, game_name):
             p.data.mul_(0.5)
     assert not torch.equal(game.generate(preview, other), out)
     torch.testing.assert_close(game.generate(preview), out, rtol=0, atol=0)  # deterministic, live ones untouched
-    if game.kind == "noise":
+    if game.kind in ("noise", "sequence"):
         assert game.sample_inputs(5, seed=3).keys() == preview.keys() - {"y"} | ({"y"} & preview.keys())
         torch.testing.assert_close(game.generate(game.sample_inputs(5, seed=3)),
                                    game.generate(game.sample_inputs(5, seed=3)), rtol=0, atol=0)

@@ -223,7 +223,9 @@ def test_every_preset_trains_five_steps_at_tiny_width(preset, tmp_path):
     cfg = load_config(preset)
     if "fashion" in cfg.data.name and not __import__("os").path.isdir(FASHION_MNIST_DIR):  # also edges2fashion
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    tiny_g = ["model.g.width=4"] if hasattr(cfg.model.g, "width") else ["model.g.channels=4", "model.g.w_dim=8"]
+    g = cfg.model.g  # tiny in the family's own terms
+    tiny_g = (["model.g.width=4"] if hasattr(g, "width") else ["model.g.channels=4", "model.g.w_dim=8"]
+              if hasattr(g, "channels") else ["model.g.hidden=8", "model.g.embedding=8"])
     summary = train(preset, [*tiny_g, "model.d.width=4", "train.steps=5", "train.batch_size=16",
                              "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
                     out=tmp_path / "run")

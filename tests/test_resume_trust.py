@@ -50,16 +50,40 @@ def test_rewinding_keeps_the_later_run_aside_and_replays_it_exactly(run10):
         prepare_training(resume=early, overrides=["train.steps=10"])
     with pytest.warns(UserWarning, match="rewinding the run to step 5"):
         trainer = prepare_training(resume=early, overrides=["train.steps=10"], rewind=True)
+    # already before training, last.pt is the rewind's checkpoint: a kill now resumes where it was rewound to
+    assert load_checkpoint(run10)["step"] == 5
     trainer.fit()
     assert _same(_weights(run10), original)  # steps 6-10 replayed bit-exactly
     aside, = (run10 / "rewound").iterdir()
     assert aside.name.startswith("step-0000010-")
-    assert sorted(p.name for p in aside.iterdir()) == ["last.pt", "metrics.jsonl", "step-0000010.pt"]
-    assert _same(_weights(aside / "last.pt"), original)
+    assert sorted(p.name for p in aside.rglob("*") if p.is_file()) == ["last.pt", "metrics.jsonl", "step-0000010.pt"]
+    assert _same(_weights(aside / "checkpoints" / "last.pt"), original)
+    assert load_checkpoint(aside)["step"] == 10  # the aside folder is shaped like a run
     assert _steps(aside / "metrics.jsonl") == list(range(1, 11))  # the rows the rewind replaced
     assert _steps(run10 / "metrics.jsonl") == list(range(1, 11))  # rows 6-10 once, not twice
     assert sorted(p.name for p in (run10 / "checkpoints").glob("step-*.pt")) == ["step-0000005.pt",
                                                                                "step-0000010.pt"]
+
+
+def test_a_damaged_last_checkpoint_is_recovered_by_rewinding(run10):
+    last = run10 / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    early = run10 / "checkpoints" / "step-0000005.pt"
+    with pytest.raises(ConfigError, match="its last.pt is damaged"):
+        prepare_training(resume=early, overrides=["train.steps=7"])
+    with pytest.warns(UserWarning, match="rewinding"):
+        train(resume=early, overrides=["train.steps=7"], rewind=True)
+    assert load_checkpoint(run10)["step"] == 7
+    aside, = (run10 / "rewound").iterdir()
+    assert (aside / "checkpoints" / "last.pt").stat().st_size == 1000  # the damaged file is kept, not lost
+
+
+def test_a_checkpoint_outside_a_run_continues_only_in_a_directory_of_its_own(run10, tmp_path):
+    loose = tmp_path / "model.pt"
+    loose.write_bytes((run10 / "checkpoints" / "last.pt").read_bytes())
+    with pytest.raises(ConfigError, match="not in a run's checkpoints/ folder.*--out"):
+        prepare_training(resume=loose, overrides=["train.steps=12"])
+    assert prepare_training(resume=loose, out=tmp_path / "new", overrides=["train.steps=12"]).fit()["steps"] == 12
 
 
 def test_branching_leaves_the_run_as_it_was(run10, tmp_path):

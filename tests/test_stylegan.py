@@ -188,3 +188,44 @@ def test_the_command_line_draws_truncated_samples_and_mixing_grids(style_run, tm
     assert main(["sample", str(style_run), "--truncation", "nan", "--out", str(tmp_path / "m.png")]) == 2
     assert main(["sample", str(style_run), "--truncation", "0.5", "--jacobian-keep", "0.5",
                  "--out", str(tmp_path / "m.png")]) == 2
+
+
+def _game(*sets: str):
+    from gankit.config import load_config
+    from gankit.games import GAMES, DataInfo
+
+    torch.manual_seed(0)
+    cfg = load_config("stylegan-mnist", [s for s in FAST if s.startswith(("model.", "data.", "game."))] + list(sets))
+    return GAMES.get("stylegan")(cfg, DataInfo({"x": SHAPE}, 10, "mnist"))
+
+
+def test_the_mixing_grid_cells_are_row_coarse_and_column_fine_styles():
+    game = _game()
+    G = game.G.eval()
+    grid = game.mixing_grid(2, 3, seed=5)
+    z = game.noise(5, generator=torch.Generator().manual_seed(5))
+    ws = G.ws(z)
+    fine = torch.tensor([r > 8 for r in G.ws_resolution])
+    for i in range(2):
+        for j in range(3):
+            mixed = torch.where(fine[None, :, None], ws[2 + j:3 + j], ws[i:i + 1])
+            torch.testing.assert_close(grid[(i + 1) * 4 + j + 1], G.synthesis(mixed)[0].clamp(-1, 1))
+    torch.testing.assert_close(grid[1:4], G.synthesis(ws[2:]).clamp(-1, 1))  # the column sources on top
+    torch.testing.assert_close(grid[4::4], G.synthesis(ws[:2]).clamp(-1, 1))  # the row sources on the left
+
+
+def test_the_games_path_length_phase_follows_the_official_formula():
+    from gankit.games import Phase
+
+    grads = {}
+    for every in (2, 4):
+        game = _game(f"game.pl_every={every}", "game.mixing=0")
+        game._batch_size = 8
+        torch.manual_seed(1)
+        stats = game.run_phase(Phase("G_pl", ("G",), data=False, every=every), None)
+        # a <- a + 0.01 (mean length - a), from a = 0, before the penalty uses it
+        assert game.pl_mean == pytest.approx(0.01 * stats["pl/length"].item())
+        assert stats["penalty/pl"].item() > 0
+        grads[every] = torch.cat([p.grad.flatten() for p in game.G.parameters() if p.grad is not None])
+        assert all(p.grad is not None for p in game.G.parameters())  # every parameter in the graph (DDP)
+    torch.testing.assert_close(grads[4], 2 * grads[2])  # the lazy penalty is scaled by its interval

@@ -46,6 +46,9 @@ def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), o
                               "(change settings with --set)")
         state = load_checkpoint(ckpt)
         source_dir = ckpt.parent.parent
+        if ckpt.parent.name != "checkpoints" and out is None:  # a file outside a run: whose directory would it be?
+            raise ConfigError(f"{str(ckpt)!r} is not in a run's checkpoints/ folder; continue it in a run directory "
+                              f"of its own with --out NEW_DIR")
         run_dir = source_dir if out is None else Path(out)
         _check_folder(run_dir, f"--out {str(run_dir)!r}")
         branch = run_dir.resolve() != source_dir.resolve()
@@ -56,7 +59,8 @@ def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), o
                               "(give one of them)")
         later = _later_state(source_dir, ckpt, state) if not branch else None
         if later is not None and not rewind:
-            raise ConfigError(f"{str(ckpt)!r} is at step {state['step']} but the run has gone on to step {later}; "
+            gone = "to step {}".format(later) if later >= 0 else "(its last.pt is damaged)"
+            raise ConfigError(f"{str(ckpt)!r} is at step {state['step']} but the run has gone on {gone}; "
                               f"resuming from it would rewind the run: continue from the end with --resume "
                               f"{source_dir}, branch with --out NEW_DIR, or add --rewind (steps after "
                               f"{state['step']} are then kept under {source_dir / 'rewound'})")
@@ -65,10 +69,21 @@ def prepare_training(preset: str | None = None, overrides: Sequence[str] = (), o
             raise ConfigError(f"train.steps: the run is already at step {state['step']}; "
                               f"resume with --set train.steps=N for some N > {state['step']}")
         trainer = Trainer(cfg, run_dir, resume_state=state)  # (holds the run directory's lock from here)
-        if trainer.is_main and branch:
-            _start_branch(source_dir, run_dir, state["step"])
-        elif trainer.is_main and later is not None:
-            _set_aside(source_dir, state["step"], later)
+        failed = None
+        if trainer.is_main and (branch or later is not None):
+            try:
+                if branch:
+                    _start_branch(source_dir, run_dir, ckpt, state["step"])
+                else:
+                    _set_aside(source_dir, ckpt, state["step"], later)
+            except (OSError, GankitError) as e:
+                failed = f"could not {'branch' if branch else 'rewind'} the run: {e}"
+        from .train import distributed as ddp
+
+        failed = ddp.broadcast_object(failed, trainer.dist)  # every rank stops, not rank 0 alone
+        if failed is not None:
+            trainer.release()
+            raise GankitError(failed)
         return trainer
     cfg = load_config(preset or DEFAULT_PRESET, overrides)
     run_dir = Path(out) if out is not None else default_run_dir(preset)
@@ -96,11 +111,15 @@ def _check_folder(folder: Path, what: str) -> None:
 
 
 def _later_state(run_dir: Path, ckpt: Path, state: dict[str, Any]) -> int | None:
-    """The step of the run's last.pt where it is later than ``state`` (``ckpt`` is an earlier checkpoint)."""
+    """The step of the run's last.pt where it is later than ``state`` (``ckpt`` is an earlier checkpoint);
+    -1 where last.pt is damaged (unreadable: rewinding to ``ckpt`` is then the way to recover)."""
     last = run_dir / "checkpoints" / "last.pt"
     if not last.is_file() or ckpt.resolve() == last.resolve():
         return None
-    step = int(load_checkpoint(last)["step"])
+    try:
+        step = int(load_checkpoint(last)["step"])
+    except CheckpointError:
+        return -1
     return step if step > int(state["step"]) else None
 
 
@@ -117,40 +136,58 @@ def _metrics_rows(path: Path, upto: int) -> str:
     return "".join(rows)
 
 
-def _start_branch(source: Path, run_dir: Path, step: int) -> None:
-    """A new run from a checkpoint of ``source``: its metrics up to ``step`` come along, and a note of
-    where it came from."""
+def _start_branch(source: Path, run_dir: Path, ckpt: Path, step: int) -> None:
+    """A new run from checkpoint ``ckpt`` of run ``source``: the run's metrics up to ``step`` come along,
+    and a note of where it came from."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.jsonl").write_text(_metrics_rows(source / "metrics.jsonl", step))
-    (run_dir / "BRANCHED_FROM").write_text(f"{source.resolve()} at step {step}\n")
+    (run_dir / "BRANCHED_FROM").write_text(f"{ckpt.resolve()} at step {step}\n")
 
 
-def _set_aside(run_dir: Path, step: int, later: int) -> Path:
-    """Before a run is rewound to ``step``: its later checkpoints and the full metrics go to
-    ``RUN/rewound/step-<later>-<time>/`` (last.pt is linked, so the run keeps one until it saves)."""
+def _set_aside(run_dir: Path, ckpt: Path, step: int, later: int) -> Path:
+    """Rewind a run to checkpoint ``ckpt`` (at ``step``): its later state goes to a new folder
+    ``RUN/rewound/step-<later>-<time>-<n>/`` shaped like a run (``checkpoints/`` with the old last.pt, the
+    later step-N.pt and a best.pt of a later step; the full ``metrics.jsonl``), then last.pt is replaced
+    atomically by ``ckpt``, so that a kill at any moment leaves a run that resumes where it was rewound to."""
     import os
     import shutil
+    import tempfile
+    import warnings
 
-    aside = run_dir / "rewound" / f"step-{later:07d}-{time.strftime('%Y%m%d-%H%M%S')}"
-    aside.mkdir(parents=True)
+    (run_dir / "rewound").mkdir(exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f"step-{max(later, 0):07d}-{time.strftime('%Y%m%d-%H%M%S')}-",
+                                  dir=run_dir / "rewound"))
+    kept = aside / "checkpoints"
+    kept.mkdir()
     ckpts = run_dir / "checkpoints"
-    for f in ("last.pt", "best.pt"):
-        if (ckpts / f).is_file():
-            try:
-                os.link(ckpts / f, aside / f)
-            except OSError:
-                shutil.copy2(ckpts / f, aside / f)
+    if (run_dir / "metrics.jsonl").is_file():
+        shutil.copy2(run_dir / "metrics.jsonl", aside / "metrics.jsonl")
+    best = ckpts / "best.pt"
+    if best.is_file():
+        try:
+            best_step = int(load_checkpoint(best)["step"])
+        except CheckpointError:
+            best_step = later
+        if best_step > step:
+            os.replace(best, kept / "best.pt")
     for f in ckpts.glob("step-*.pt"):
         try:
             if int(f.stem.split("-")[1]) > step:
-                os.replace(f, aside / f.name)
+                os.replace(f, kept / f.name)
         except (IndexError, ValueError):
             continue
-    if (run_dir / "metrics.jsonl").is_file():
-        shutil.copy2(run_dir / "metrics.jsonl", aside / "metrics.jsonl")
-    import warnings
-
-    warnings.warn(f"rewinding the run to step {step}; steps after it (to {later}) are kept in {aside}")
+    last = ckpts / "last.pt"
+    try:
+        os.link(last, kept / "last.pt")
+    except OSError:
+        shutil.copy2(last, kept / "last.pt")
+    tmp = ckpts / f".last.pt.rewind-{os.getpid()}.tmp"  # (a killed rewind's temp file goes on the next start)
+    try:
+        os.link(ckpt, tmp)
+    except OSError:
+        shutil.copy2(ckpt, tmp)
+    os.replace(tmp, last)
+    warnings.warn(f"rewinding the run to step {step}; what came after it is kept in {aside}")
     return aside
 
 
@@ -180,13 +217,11 @@ def load_run(path: str | Path, device: str = "cpu", ema: bool = True) -> Run:
 
     With ``ema`` (default) and a run trained with ``train.ema_decay`` > 0, drawing uses the averaged
     weights (their BatchNorm statistics re-estimated as the trainer's pictures did)."""
-    from .data import data_info
     from .games import DataInfo
 
     state = load_checkpoint(path)
     cfg = load_config(None, base=from_dict(state["config"]))
-    shapes, num_classes = data_info(cfg.data)
-    game = GAMES.get(cfg.game.name, key="game.name")(cfg, DataInfo(shapes, num_classes, cfg.data.name))
+    game = GAMES.get(cfg.game.name, key="game.name")(cfg, DataInfo.saved(cfg, state))  # (sequence games: with their saved vocabulary)
     dev = resolve_device(device)
     averaged = state.get("ema", {}) if ema else {}
     players: dict[str, nn.Module] = {}
@@ -227,9 +262,26 @@ def sample(path: str | Path, n: int, seed: int = 0, device: str = "cpu", batch_s
     if n < 1:
         raise GankitError(f"--n must be >= 1, got {n}")
     run = load_run(path, device)
+    if run.game.kind == "sequence":
+        raise GankitError(f"{str(path)!r} is a {run.cfg.game.name!r} run, which draws token sequences: write them "
+                          f"as text with --out FILE.txt (or to standard output without --out); API: sample_text")
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     return draw(run.game, n, seed=seed, players=run.players, labels=labels, keep=keep,
                 directions=run.cfg.sample.jacobian_directions, batch_size=batch_size, codes=codes, psi=truncation)
+
+
+def sample_text(path: str | Path, n: int, seed: int = 0, device: str = "cpu", temperature: float | None = None,
+                batch_size: int = 500) -> list[str]:
+    """``n`` sequences of a sequence run (mle, ...), decoded with the vocabulary saved in the run; the same
+    (checkpoint, seed, temperature) gives the same sequences. ``temperature``: 0 greedy, 1 the model's own
+    distribution (default: the run's ``game.temperature``)."""
+    if n < 1:
+        raise GankitError(f"--n must be >= 1, got {n}")
+    run = load_run(path, device)
+    if run.game.kind != "sequence":
+        raise GankitError(f"{str(path)!r} is a {run.cfg.game.name!r} run, which draws images: give --out FILE.png, "
+                          f"FILE.npy or DIR/")
+    return run.game.texts(run.game.sample_inputs(n, seed, temperature=temperature), run.players, batch_size)
 
 
 def style_mix(path: str | Path, rows: int, cols: int, seed: int = 0, device: str = "cpu",
@@ -366,12 +418,18 @@ def load_images(path: str | Path, resolution: int | None = None, channels: int |
             from PIL import Image
 
             from .data.sources import IMAGE_EXTENSIONS
-            first = next((f for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_EXTENSIONS), None)
+            first = None
+            for f in sorted(p.rglob("*")):  # the first image that opens sets the size and channels
+                if f.suffix.lower() in IMAGE_EXTENSIONS:
+                    try:
+                        with Image.open(f) as im:
+                            first = (min(im.size), 1 if im.mode in _GREY_MODES else 3)
+                        break
+                    except OSError:
+                        continue
             if first is None:
-                raise DataError(f"no images under {str(p)!r}")
-            with Image.open(first) as im:
-                resolution = resolution or min(im.size)
-                channels = channels or (1 if im.mode in _GREY_MODES else 3)
+                raise DataError(f"no images under {str(p)!r} (none that can be read)")
+            resolution, channels = resolution or first[0], channels or first[1]
         return load_data(DataConfig(name="folder", path=str(p), resolution=resolution, channels=channels,
                                     background=background))
     if p.suffix.lower() in (".npz", ".npy") and p.is_file():

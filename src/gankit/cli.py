@@ -43,8 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("path", metavar="DIR_OR_CHECKPOINT")
     s.add_argument("--n", type=int, default=None, help="number of samples (default 64; --traverse: rows, default 10)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True,
-                   help=".png (a grid), .npy (float32 array in [-1, 1], NCHW) or DIR/ (one PNG per sample)")
+    s.add_argument("--out", default=None,
+                   help=".png (a grid), .npy (float32 array in [-1, 1], NCHW) or DIR/ (one PNG per sample); sequence "
+                        "runs: .txt (one sequence a line; default: standard output)")
+    s.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="sequence runs: sampling temperature (0: greedy; default: the run's game.temperature)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--class", dest="klass", type=int, default=None, metavar="K",
                    help="conditional runs: every sample of class K")
@@ -134,7 +137,8 @@ def _cmd_train(args) -> int:
             procs = (f", {d.world_size} processes x batch {t.batch_size} = global batch {d.world_size * t.batch_size}"
                      if d.enabled else "")
             shape = trainer.data.shape
-            what = (f"{len(trainer.data)} points in {shape[0]}-D" if len(shape) == 1
+            what = (trainer.data.describe() if hasattr(trainer.data, "describe")  # token data says what it holds
+                    else f"{len(trainer.data)} points in {shape[0]}-D" if len(shape) == 1
                     else f"{len(trainer.data)} images {'x'.join(map(str, shape))}")
             print(f"run directory: {trainer.run_dir}  (device {trainer.device}{procs}, {what}, "
                   f"step {trainer.step} -> {t.steps})", file=sys.stderr)
@@ -155,6 +159,10 @@ def _cmd_sample(args) -> int:
     from .api import parse_codes, sample
     from .utils.images import save_image_grid
 
+    if args.out is None or args.out.lower().endswith(".txt"):  # text: a sequence run's samples
+        return _sample_text(args)
+    if args.temperature is not None:
+        raise GankitError("--temperature applies to sequence runs (written as text: --out FILE.txt)")
     out = Path(args.out)
     to_dir = args.out.endswith(("/", "\\")) or out.is_dir()
     if not to_dir and out.suffix.lower() not in (".png", ".npy"):
@@ -206,6 +214,31 @@ def _cmd_sample(args) -> int:
     else:
         save_image_grid(images, out, nrow=nrow)
     print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _sample_text(args) -> int:
+    """``gankit sample`` of a sequence run: one sequence a line, to --out FILE.txt or standard output."""
+    from .api import _check_folder, sample_text
+
+    image_flags = {"--class": args.klass, "--classes": args.classes, "--jacobian-keep": args.jacobian_keep,
+                   "--code": args.codes or None, "--traverse": args.traverse, "--truncation": args.truncation,
+                   "--mix": args.mix}
+    used = [flag for flag, value in image_flags.items() if value is not None]
+    if used:
+        raise GankitError(f"{used[0]} applies to image runs, not to text samples")
+    n = 64 if args.n is None else args.n
+    if args.out is not None:
+        _check_folder(Path(args.out).parent, f"--out {args.out!r}")
+    lines = sample_text(args.path, n, seed=args.seed, device=args.device, temperature=args.temperature)
+    text = "".join(line + "\n" for line in lines)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {n} samples to {out}")
     return 0
 
 
@@ -361,10 +394,22 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 def _os_error(e: OSError) -> str:
     """An operating-system error as one line naming the file: 'Permission denied: 'ro/x.png''."""
-    what = e.strerror or type(e).__name__
+    what = e.strerror or str(e) or type(e).__name__
     if e.filename is None:
         return what
     return f"{what}: {str(e.filename)!r}" + (f" -> {str(e.filename2)!r}" if e.filename2 is not None else "")
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr swallows it (the exit code still tells)."""
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+#: commands whose whole product is what they print: a reader that stops early (| head) is no failure
+_LISTINGS = ("presets", "datasets", "demo")
 
 
 def _internal_error(e: BaseException, argv: list[str]) -> str:
@@ -391,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     or an internal error (a bug: its traceback goes to a log file named in the line), 2 bad usage or bad
     input, 130 interrupted. No traceback reaches the terminal."""
     warnings.formatwarning = _one_line_warnings
+    args = None
     try:
         args = _parser().parse_args(argv)
         commands = {"train": _cmd_train, "sample": _cmd_sample, "translate": _cmd_translate, "eval": _cmd_eval,
@@ -400,32 +446,42 @@ def main(argv: list[str] | None = None) -> int:
             raise GankitError(f"--seed {seed}: must lie in [0, 2**63)")
         return commands[args.command](args)
     except SystemExit as e:  # argparse's usage errors (2) and --help (0) keep their code
-        return e.code if isinstance(e.code, int) else 2
-    except BrokenPipeError:  # the reader went away (gankit presets | head -1): nothing left to say
+        return 0 if e.code is None else e.code if isinstance(e.code, int) else 2
+    except BrokenPipeError:  # the reader of our output went away
         import os
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 0
+        try:  # no second error at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        # a listing read by `| head` is fine; a command whose work was cut short is not (nothing to say it on)
+        return 0 if args is not None and args.command in _LISTINGS else 1
     except KeyboardInterrupt:  # Ctrl-C outside training's own handler (start-up, sampling, eval)
-        print("gankit: aborted; the last checkpoint was left as it was", file=sys.stderr)
+        _say("gankit: aborted; the last checkpoint was left as it was")
+        return 130
+    except Interrupted as e:
+        _say(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}")
         return 130
     except TrainingDiverged as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        _say(f"gankit: error: {e}")
         return 1
-    except Interrupted as e:
-        print(f"gankit: {e}; continue with: gankit train --resume {e.path.parent.parent}", file=sys.stderr)
-        return 130
     except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        _say(f"gankit: error: {e}")
         return 2
     except MemoryError:
-        print("gankit: error: out of memory; lower train.batch_size or --n", file=sys.stderr)
+        _say("gankit: error: out of memory; lower train.batch_size or --n")
         return 2
-    except OSError as e:  # the environment refused: permissions, a full disk, a file where a folder goes
-        print(f"gankit: error: {_os_error(e)}", file=sys.stderr)
+    except OSError as e:
+        if e.filename is None and type(e).__name__ != "UnidentifiedImageError":  # not about a user's file: logged
+            _say(_internal_error(e, sys.argv[1:] if argv is None else list(argv)))
+            return 1
+        _say(f"gankit: error: {_os_error(e)}")  # the environment refused: permissions, a full disk, ...
         return 2
-    except Exception as e:  # a bug: one line here, the traceback in a log file
-        print(_internal_error(e, sys.argv[1:] if argv is None else list(argv)), file=sys.stderr)
+    except Exception as e:
+        if type(e).__name__ == "OutOfMemoryError":  # torch's (CUDA) out of memory, without importing torch here
+            _say("gankit: error: out of device memory; lower train.batch_size or --n")
+            return 2
+        _say(_internal_error(e, sys.argv[1:] if argv is None else list(argv)))  # a bug: the traceback in a log
         return 1
 
 

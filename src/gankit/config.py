@@ -31,6 +31,8 @@ class DataConfig:
     channels: int = 1              # 1 (grayscale) or 3 (RGB); sources convert as needed
     direction: Literal["AtoB", "BtoA"] = "AtoB"  # paired and unpaired sources: which side is the input
     range: Literal["auto", "unit", "signed", "8bit", "16bit"] = "auto"  # npz: the value range of the array (auto: from its dtype and values, refusing when they could be read two ways)
+    max_length: int = 0            # token sources (text, names, words): the most symbols per sequence (0: the corpus's longest line; longer lines are truncated with a warning); oracle: 20
+    level: Literal["char", "word"] = "char"  # text: one token per character, or per whitespace-separated word
     background: Literal["white", "black"] = "white"  # image files with transparency (RGBA, LA, palette) are composited onto this before the alpha is dropped
 
 
@@ -114,10 +116,19 @@ class StyleConfig:
     spectral_norm: bool = False
 
 
+@dataclass
+class LSTMConfig:
+    """The LSTM sequence generator (nets/sequence.py): embedding -> LSTM -> logits over the vocabulary."""
+    name: str = "lstm"
+    embedding: int = 32            # size of the token embedding (SeqGAN's oracle experiment: 32)
+    hidden: int = 32               # LSTM hidden units (SeqGAN: 32)
+    layers: int = 1                # stacked LSTM layers
+
+
 #: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
 NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
                                  "patchgan": PatchGANConfig, "stargan": StarGANDConfig,
-                                 "autoencoder": AutoEncoderConfig, "style": StyleConfig}
+                                 "autoencoder": AutoEncoderConfig, "style": StyleConfig, "lstm": LSTMConfig}
 
 
 @dataclass
@@ -325,6 +336,7 @@ class Config:
                  self.sample.jacobian_directions, "must be >= 1")
         _require(d.channels in (1, 3), "data.channels", d.channels, "must be 1 or 3")
         _require(d.resolution >= 4, "data.resolution", d.resolution, "must be >= 4")
+        _require(d.max_length >= 0, "data.max_length", d.max_length, "must be >= 0 (0: the corpus's longest line)")
         _require(self.model.latent_dim >= 1, "model.latent_dim", self.model.latent_dim, "must be >= 1")
         _validate_conditioning(self)
         for p in ("g", "d"):
@@ -336,6 +348,9 @@ class Config:
             _require(g.w_dim >= 1, "model.g.w_dim", g.w_dim, "must be >= 1")
             _require(g.mapping_layers >= 1, "model.g.mapping_layers", g.mapping_layers, "must be >= 1")
             _require(0 < g.mapping_lr_mul <= 1, "model.g.mapping_lr_mul", g.mapping_lr_mul, "must lie in (0, 1]")
+        if isinstance(self.model.g, LSTMConfig):
+            for key in ("embedding", "hidden", "layers"):
+                _require(getattr(self.model.g, key) >= 1, f"model.g.{key}", getattr(self.model.g, key), "must be >= 1")
         for p in ("default", *self.optim.players):
             o: OptimConfig = self.optim.resolve(p) if p != "default" else self.optim.default
             _require(o.lr > 0, f"optim.{p}.lr", o.lr, "must be > 0")

@@ -1,4 +1,4 @@
-"""The registered data sources: mnist, digits, fashion-mnist, folder, npz.
+"""The registered data sources: mnist, digits, fashion-mnist, folder, npz (token sequences: data/tokens.py).
 
 Each source turns a :class:`~gankit.config.DataConfig` into an :class:`ImageData` at the configured
 resolution and channel count, or raises a one-line :class:`DataError` that says how to get the data.
@@ -33,6 +33,7 @@ class Source:
     # unpaired sources built from two labelled datasets: the registered ImageData sources whose splits
     # are its sides A and B (in direction AtoB; their classifiers read the outputs translated into that side)
     side_sources: tuple[str, str] | None = None
+    kind: str = "images"  # what its samples are: images, points (a ``shape`` of one dimension) or tokens (data/tokens.py)
 
 
 SOURCES: Registry[Source] = Registry("dataset")
@@ -66,6 +67,8 @@ def data_info(cfg: DataConfig) -> tuple[dict[str, tuple[int, ...]], int | None]:
     """The sample shapes by batch key of ``cfg``'s source, without loading it, and its class count
     when known without loading (None: ask the data)."""
     src = SOURCES.get(cfg.name, key="data.name")
+    if src.kind == "tokens":  # (the sequence length is the vocabulary's, which a run saves with its game)
+        return {"tokens": (cfg.max_length,)}, None
     if src.shape is not None:
         return {"x": src.shape(cfg)}, None
     return {k: (cfg.channels, cfg.resolution, cfg.resolution) for k in src.sides}, None
@@ -298,8 +301,9 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 def flatten_pil(im, background: str = "white"):
     """An open PIL image -> one that ``convert("L")``/``convert("RGB")`` reads faithfully.
 
-    16-bit greyscale (modes I;16*, and I, as 16-bit PNGs open) is scaled from 0..65535 to 0..255
-    (value / 257) instead of being clipped to white; float greyscale (mode F) is read as [0, 1] when
+    16-bit greyscale (modes I;16*, and I holding values above 255, as 16-bit PNGs open) is scaled from
+    0..65535 to 0..255 (value / 257) instead of being clipped to white (mode I with values up to 255 is
+    8-bit data, read as it is); float greyscale (mode F) is read as [0, 1] when
     it lies there, else as [0, 255]. An image with transparency (an alpha channel, or a palette or
     colour key marked transparent) is composited onto ``background`` (``white`` or ``black``), so
     black strokes on a transparent sheet stay black strokes on white, as a viewer shows them,
@@ -313,8 +317,10 @@ def flatten_pil(im, background: str = "white"):
         if im.mode == "F":
             arr = arr.astype(np.float32)
             arr = arr * 255.0 if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0 else arr
-        else:
-            arr = arr.astype(np.float32).clip(0, 65535) / 257.0
+        elif im.mode.startswith("I;16") or (arr.size and arr.max() > 255):
+            arr = arr.astype(np.float32).clip(0, 65535) / 257.0  # 16-bit values
+        else:  # mode I holding 8-bit values (a 32-bit TIFF, convert("I")): as they are
+            arr = arr.astype(np.float32).clip(0, 255)
         return Image.fromarray(np.rint(np.nan_to_num(arr)).clip(0, 255).astype(np.uint8), "L")
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         im = im.convert("RGBA")

@@ -19,6 +19,7 @@ from .ebgan import EBGANGame  # noqa: E402
 from .began import BEGANGame  # noqa: E402
 from .infogan import InfoGANGame  # noqa: E402
 from .stylegan import StyleGANGame  # noqa: E402
+from .mle import MLEGame  # noqa: E402
 
 __all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame", "EBGANGame",
-           "BEGANGame", "InfoGANGame", "StyleGANGame"]
+           "BEGANGame", "InfoGANGame", "StyleGANGame", "MLEGame"]

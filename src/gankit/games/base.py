@@ -51,12 +51,29 @@ class DataInfo:
     #: multi-domain data: the domain attributes by mutually exclusive group, e.g.
     #: ``(("red", "green", "blue"), ("thick",))``; None where the data has none
     attributes: tuple[tuple[str, ...], ...] | None = None
+    #: token data: the vocabulary (data/tokens.py), which a sequence game saves in its state
+    vocabulary: Any = None
 
     @classmethod
     def of(cls, data) -> "DataInfo":
         names, groups = getattr(data, "attribute_names", None), getattr(data, "attribute_groups", None)
         attributes = tuple(tuple(names[i] for i in g) for g in groups) if names and groups else None
-        return cls(dict(data.shapes), getattr(data, "num_classes", None), getattr(data, "name", ""), attributes)
+        return cls(dict(data.shapes), getattr(data, "num_classes", None), getattr(data, "name", ""), attributes,
+                   getattr(data, "vocabulary", None))
+
+    @classmethod
+    def saved(cls, cfg, state: dict) -> "DataInfo":
+        """What a run's game knew of its data, without the data: the shapes and class count its config
+        gives, and the vocabulary a sequence game saved in its checkpointed state."""
+        from ..data import data_info
+
+        shapes, num_classes = data_info(cfg.data)
+        vocab = (state.get("game") or {}).get("vocabulary")
+        if vocab is not None:
+            from ..data.tokens import Vocabulary
+
+            vocab = Vocabulary.from_state(vocab)
+        return cls(shapes, num_classes, cfg.data.name, vocabulary=vocab)
 
 
 class Game(ABC):
@@ -68,8 +85,9 @@ class Game(ABC):
 
     Settings: type  # the dataclass of this game's ``game.*`` keys
     players: dict[str, nn.Module]
-    #: what the game's outputs are: "noise" (drawn from a latent: gankit sample) or "translation"
-    #: (computed from input images: gankit translate)
+    #: what the game's outputs are: "noise" (drawn from a latent: gankit sample), "translation"
+    #: (computed from input images: gankit translate) or "sequence" (token ids (N, L) int64 drawn
+    #: autoregressively: gankit sample --out FILE.txt; games/sequence.py)
     kind: str = "noise"
     #: translation games: the (C, H, W) of the images they translate (gankit translate decodes to it)
     input_shape: tuple[int, ...] | None = None
@@ -137,6 +155,12 @@ class Game(ABC):
     def picture(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None) -> tuple[torch.Tensor, int | None]:
         """A picture of ``inputs``: (images, images per row or None). Default: the outputs alone."""
         return self.generate(inputs, players), None
+
+    def preview_text(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None) -> str | None:
+        """A game whose outputs are text (sequence games): the preview of ``inputs`` as text, one output
+        a line, which the trainer writes to ``samples/<name>.txt`` instead of a picture. None (default):
+        the game's previews are pictures (:meth:`picture`)."""
+        return None
 
     def sample_inputs(self, n: int, seed: int, **options) -> Batch:
         """Random inputs for ``n`` outputs of a noise-driven game (``options``: the game's own, e.g.
@@ -242,10 +266,11 @@ def check_input_shape(images: torch.Tensor, shape: tuple[int, ...], how: str = "
 
 
 def batched(fn: Callable[[Batch], torch.Tensor], inputs: Batch, batch_size: int = 500) -> torch.Tensor:
-    """``fn`` over slices of every tensor in ``inputs`` (all of one length), concatenated, on the CPU."""
+    """``fn`` over slices of every tensor in ``inputs`` (all of one length), concatenated, on the CPU
+    (floating-point outputs as float32; integer outputs, token ids, keep their type)."""
     n = len(next(iter(inputs.values())))
-    return torch.cat([fn({k: v[i:i + batch_size] for k, v in inputs.items()}).float().cpu()
-                      for i in range(0, n, batch_size)])
+    outs = [fn({k: v[i:i + batch_size] for k, v in inputs.items()}).cpu() for i in range(0, n, batch_size)]
+    return torch.cat([o.float() if o.is_floating_point() else o for o in outs])
 
 
 def spread(n: int, k: int) -> torch.Tensor:

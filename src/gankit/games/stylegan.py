@@ -87,7 +87,9 @@ class StyleGANGame(GANGame):
         mean = lengths.detach().mean().item()
         self.pl_mean += self.pl_decay * (mean - self.pl_mean)
         penalty = (lengths - self.pl_mean).square().mean()
-        self.backward(penalty * (self.pl_weight * self.pl_every), "G")
+        # + 0 x an output pixel: every parameter of G (the RGB biases, which the gradient w.r.t. w does not
+        # reach) is in the graph, so DDP's gradient reduction sees all of them (as the official code does)
+        self.backward(penalty * (self.pl_weight * self.pl_every) + images[:, 0, 0, 0].sum() * 0, "G")
         return {"penalty/pl": penalty.detach(), "pl/length": torch.tensor(mean), "pl/mean": torch.tensor(self.pl_mean)}
 
     def state_dict(self) -> dict:

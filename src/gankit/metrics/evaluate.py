@@ -26,8 +26,9 @@ from .stats import RunningStats
 
 def parse_metrics(text: str | list[str] | tuple[str, ...]) -> list[str]:
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    if names == ["all"]:  # every metric but those asked for by name only (modes, ppl)
-        return [m for m in METRICS.names() if not METRICS.get(m).explicit_only]
+    if names == ["all"]:  # every image metric but those asked for by name only (modes, ppl); a sequence run
+        # reads this list as "all that apply" (metrics/sequences.py)
+        return [m for m in METRICS.names() if not METRICS.get(m).explicit_only and "images" in METRICS.get(m).kinds]
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
         raise GankitError(f"--metrics: unknown metric(s) {', '.join(bad) or '(none)'}; choose from "
@@ -305,6 +306,10 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
 
     from ..sampling import draw
 
+    if game.kind == "sequence":  # token sequences: their own metrics and drawing (metrics/sequences.py)
+        from .sequences import evaluate_sequences
+
+        return evaluate_sequences(game, players, cfg, metrics, n, seed, train), extractor
     n = default_sample_count(metrics, cfg.data, n if n is not None else 5000)
     check_sample_count(metrics, n)  # before anything is drawn, extracted or trained
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
@@ -446,7 +451,21 @@ def default_metrics() -> list[str]:
 def applicable_metrics(metrics: list[str], explicit: bool, train, data_cfg: DataConfig) -> list[str]:
     """On 2-D point data only ``modes`` applies; ``modes`` applies to the mixtures and stacked MNIST
     (first: on stacked MNIST it fixes the sample count)."""
+    from ..data import TokenData
+
     points = isinstance(train, PointData)
+    if isinstance(train, TokenData):  # a sequence run: its own metrics (metrics/sequences.py)
+        from .sequences import check_token_metrics
+
+        if not explicit:
+            return [m for m in metrics if "tokens" in METRICS.get(m).kinds]
+        check_token_metrics(metrics, data_cfg.name)
+        return metrics
+    wrong = [m for m in metrics if not METRICS.get(m).kinds & {"images", "points"}]
+    if wrong and explicit:
+        raise GankitError(f"{', '.join(wrong)}: defined for token sequences only, not for {data_cfg.name!r} "
+                          f"({'points' if points else 'images'})")
+    metrics = [m for m in metrics if m not in wrong]
     if "modes" in metrics:
         metrics = ["modes"] + [m for m in metrics if m != "modes"]
     if not explicit:

@@ -18,6 +18,8 @@ Inputs a metric may need:
 - ``pixels``: the samples themselves;
 - ``modes``: a dataset with a mode-counting protocol (2-D mixtures, stacked MNIST);
 - ``encoder``: a game that reads a categorical code off images (InfoGAN's Q).
+- ``sequences`` / ``oracle`` / ``lexicon`` (token runs, ``kinds={"tokens"}``, metrics/sequences.py): the
+  sampled sequences; the oracle task's scoring LSTM; a corpus whose lines are valid items (names, words);
 - ``generator``: a noise-driven run's game and players (the EMA copies, if any), for a metric that
   draws its own images (ppl: pairs of latents a small step apart); not images given to score.
 
@@ -61,6 +63,9 @@ class Metric:
     min_reason: str = ""
     #: compares the samples with the real train split's features, whose count the counts bound too
     counts_real: bool = False
+    #: the kinds of data it is defined for: ``images`` and ``points`` (gated further by ``needs``), or
+    #: ``tokens`` (sequence runs, metrics/sequences.py); it is never offered for the others
+    kinds: frozenset[str] = frozenset({"images", "points"})
 
     def minimum(self, ctx=None) -> int:
         """The hard minimum in ``ctx`` (an evaluation context; None: before one exists, a lower bound)."""
@@ -77,10 +82,11 @@ METRICS: Registry[Metric] = Registry("metric")
 
 def register_metric(name: str, needs: set[str], summary: str, better: dict[str, bool] | None = None,
                     explicit_only: bool = False, min_samples: Count = 1, recommended: Count = 1,
-                    min_reason: str = "", counts_real: bool = False):
+                    min_reason: str = "", counts_real: bool = False, kinds: set[str] | None = None):
     def deco(fn: Callable) -> Callable:
         METRICS.register(name)(Metric(name, frozenset(needs), fn, summary, better or {}, explicit_only,
-                                      min_samples, recommended, min_reason, counts_real))
+                                      min_samples, recommended, min_reason, counts_real,
+                                      frozenset(kinds) if kinds else frozenset({"images", "points"})))
         return fn
     return deco
 
@@ -97,3 +103,4 @@ def score_direction(score: str) -> bool | None:
 
 
 from . import builtin  # noqa: E402,F401  (registers the metrics)
+from . import sequences  # noqa: E402,F401  (registers the metrics of token sequences)

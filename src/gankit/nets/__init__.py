@@ -4,6 +4,8 @@
   registered under one name, built from the image shape (C, H, W) and the shared ``NetConfig`` keys;
 - the style-based generator (style: StyleGAN2-lite): ``G(z, psi=1, mixing=0) -> images``, with its own settings;
 - auto-encoder discriminators (autoencoder: EBGAN, BEGAN): ``D(x) -> (reconstruction, code)``;
+- sequence generators (lstm, nets/sequence.py): teacher-forced ``G(tokens) -> logits (B, L, V)`` and
+  ``G.sample(u, temperature) -> tokens (B, L)``, built from a vocabulary by :func:`build_sequence_generator`;
 - translators (unet, resnet-translator): ``G(x) -> images`` of the same size, and the PatchGAN
   discriminator ``D(x) -> logits (B, 1, h, w)``, one per patch; each has its own settings class
   (config.NET_SETTINGS).
@@ -18,8 +20,9 @@ from ..registry import Registry
 
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
+SEQUENCE_GENERATORS: Registry = Registry("sequence generator")  # model.g of the sequence games (nets/sequence.py)
 
-from . import autoencoder, dcgan, infogan, mlp, resnet, style, toy  # noqa: E402,F401  (registers the families)
+from . import autoencoder, dcgan, infogan, mlp, resnet, sequence, style, toy  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from .mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
 from .resnet import ResNetDiscriminator, ResNetGenerator  # noqa: E402
@@ -96,6 +99,17 @@ def build_discriminator(model: ModelConfig, shape: tuple[int, ...], num_classes:
     return spectral_normalize(D) if model.d.spectral_norm else D
 
 
+def build_sequence_generator(net, vocab_size: int, length: int, pad: int | None, end: int | None) -> nn.Module:
+    """A sequence G from ``model.g`` (a family of SEQUENCE_GENERATORS: lstm) for ``vocab_size`` ids and
+    ``length`` positions."""
+    family = SEQUENCE_GENERATORS.get(net.name, key="model.g.name")
+    try:
+        return family(vocab_size, length, embedding=net.embedding, hidden=net.hidden, layers=net.layers,
+                      pad=pad, end=end)
+    except ValueError as e:
+        raise ConfigError(f"model.g ({net.name}): {e}") from None
+
+
 def build_translator(net, in_shape: tuple[int, int, int], out_channels: int, pad: str = "reflect") -> nn.Module:
     """An image-to-image G from ``model.g`` (a translator family: unet, resnet-translator); ``pad``: the
     ResNet translator's first padding (zeros for inputs with constant channels, StarGAN's)."""
@@ -156,6 +170,6 @@ def build_autoencoder(net, shape: tuple[int, int, int]) -> nn.Module:
     return spectral_normalize(D) if net.spectral_norm else D
 
 
-__all__ = ["build_autoencoder", "build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
+__all__ = ["build_sequence_generator", "SEQUENCE_GENERATORS", "build_autoencoder", "build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
            "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

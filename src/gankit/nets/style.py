@@ -168,11 +168,11 @@ class StyleGenerator(nn.Module):
         self.ws_resolution = [res[0], res[0]] + [r for r in res[1:] for _ in range(3)]
 
     # -- the two halves ----------------------------------------------------------------------
-    def ws(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+    def ws(self, z: torch.Tensor, psi: float = 1.0, update_avg: bool = True) -> torch.Tensor:
         """(B, num_ws, w_dim): w of ``z`` for every layer, truncated toward ``w_avg`` by ``psi``
-        (1: none; 0: every z gives the average w). In training mode, updates ``w_avg``."""
+        (1: none; 0: every z gives the average w). In training mode (and ``update_avg``), updates ``w_avg``."""
         w = self.mapping(z)
-        if self.training:
+        if self.training and update_avg:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, self.w_avg_beta))
         if torch.is_tensor(psi) or psi != 1.0:  # a number, or one per sample (B, 1)
@@ -201,7 +201,7 @@ class StyleGenerator(nn.Module):
         if mixing > 0 and self.training:  # style mixing regularisation: a second latent from a random layer on
             if float(torch.rand(())) < mixing:
                 cut = int(torch.randint(1, self.num_ws, ()))
-                ws2 = self.ws(torch.randn_like(z), psi)
+                ws2 = self.ws(torch.randn_like(z), psi, update_avg=False)  # (the average follows the main z only)
                 ws = torch.cat([ws[:, :cut], ws2[:, cut:]], 1)
         images = self.synthesis(ws)
         return (images, ws) if return_ws else images

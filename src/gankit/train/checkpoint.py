@@ -93,8 +93,11 @@ SCHEMA: dict[str, type | tuple[type, ...]] = {
 def validate(state: dict[str, Any], path: str | Path = "the checkpoint") -> dict[str, Any]:
     """``state`` if it has every entry of :data:`SCHEMA` with its type; else one error naming what is
     missing or wrong (a checkpoint edited by hand, or written by something else)."""
+    def name(t) -> str:
+        return " or ".join(x.__name__ for x in t) if isinstance(t, tuple) else t.__name__
+
     missing = [k for k in SCHEMA if k not in state]
-    wrong = [f"{k} ({type(state[k]).__name__}, not {SCHEMA[k].__name__})" for k in SCHEMA
+    wrong = [f"{k} ({type(state[k]).__name__}, not {name(SCHEMA[k])})" for k in SCHEMA
              if k in state and (not isinstance(state[k], SCHEMA[k]) or isinstance(state[k], bool))]
     if not missing and not wrong:
         if state["step"] < 0 or state["images_seen"] < 0:
@@ -104,7 +107,7 @@ def validate(state: dict[str, Any], path: str | Path = "the checkpoint") -> dict
     if missing or wrong:
         what = "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
                                        f"wrong {', '.join(wrong)}" if wrong else ""]))
-        raise CheckpointError(f"{str(path)!r} is damaged or incomplete (format {state['format']}): {what}")
+        raise CheckpointError(f"{str(path)!r} is damaged or incomplete (format {state.get('format', '?')}): {what}")
     return state
 
 
@@ -125,8 +128,8 @@ def mismatch_message(error: Exception, saved: dict[str, Any], now: dict[str, Any
     detail = next((ln for ln in lines if not ln.startswith("Error(s) in loading")), lines[0] if lines else "")
     a, b = _flat(saved), _flat(now)
     shaping = ("model.", "game.", "data.resolution", "data.channels", "data.name")
-    changed = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
-               if k.startswith(shaping) and a.get(k) != b.get(k)]
+    changed = [f"{k} {a[k]!r} -> {b[k]!r}" for k in sorted(set(a) & set(b))  # (keys newer than the checkpoint:
+               if k.startswith(shaping) and a[k] != b[k]]                      # defaults, not changes)
     because = f"settings changed since it was written: {', '.join(changed)}; " if changed else ""
     return f"{because}{detail[:300]}"
 

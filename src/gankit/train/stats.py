@@ -59,10 +59,11 @@ class MetricsWriter:
         keep = []
         for line in self.path.read_text().splitlines():
             try:
-                if json.loads(line).get("step", 0) <= step:
-                    keep.append(line)
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn last line from a killed run
+            if isinstance(row, dict) and row.get("step", 0) <= step:
+                keep.append(line)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")  # a kill mid-write loses no row
         tmp.write_text("".join(line + "\n" for line in keep))
         os.replace(tmp, self.path)

@@ -140,7 +140,7 @@ class Trainer:
             seed_everything(cfg.seed + 104_729 * self.dist.rank)
         self.sampler = StreamSampler(data.streams, t.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
         # the progress grids' fixed inputs: noise, or held-out input images for a translation game
-        heldout = load_heldout(cfg.data) if self.game.kind != "noise" else None
+        heldout = load_heldout(cfg.data) if self.game.kind == "translation" else None
         self.preview = self.game.preview_inputs(data, heldout, t.grid_size, torch.Generator().manual_seed(cfg.seed))
         self._bn_stats_step: int | None = None  # the step whose EMA weights the BatchNorm statistics fit
         self.step = 0
@@ -186,7 +186,8 @@ class Trainer:
         """Temp files of checkpoint writes that a killed process left behind (``.last.pt.*.tmp``,
         ``step-N.pt.tmp``): never a checkpoint, safe to delete once this process holds the run's lock."""
         folder = self.run_dir / "checkpoints"
-        for f in [*folder.glob(".*.tmp"), *folder.glob("*.pt.tmp")] if folder.is_dir() else []:
+        torn = [*folder.glob(".*.tmp"), *folder.glob("*.pt.tmp")] if folder.is_dir() else []
+        for f in [*torn, *self.run_dir.glob(".metrics.jsonl.*.tmp")]:  # (and a killed metrics rewrite's)
             try:
                 f.unlink()
             except OSError:
@@ -418,6 +419,16 @@ class Trainer:
         return {name: e.module for name, e in self.ema.items()}
 
     def sample_grid(self, name: str, writer: MetricsWriter | None = None) -> Path:
+        """The preview of the fixed inputs: ``samples/<name>.png``, or ``samples/<name>.txt`` for a game
+        whose outputs are text (``game.preview_text``)."""
+        text = self.game.preview_text(self.preview, self.sampling_players())
+        if text is not None:
+            path = self.run_dir / "samples" / f"{name}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            return path
         images, nrow = self.game.picture(self.preview, self.sampling_players())
         ref = self._data_cpu  # 2-D points are drawn over its true modes
         path = save_image_grid(images, self.run_dir / "samples" / f"{name}.png", nrow=nrow, reference=ref)
@@ -502,13 +513,18 @@ class Trainer:
         threads_outside = torch.get_num_threads()
         if self.device.type == "cpu" and os.environ.get("GANKIT_SHARE_CORES", "1") != "0":
             register()  # the other gankit trainers on this machine share the cores too
-            if not t.threads and not self.dist.enabled:
-                share, trainers = fair_share()
-                if trainers > 1 and share < available_cores():
-                    self._threads = share
-                    import warnings
-                    warnings.warn(f"{trainers} gankit training processes share this machine: this one uses "
-                                  f"{share} of its {available_cores()} cores (set train.threads to choose)")
+            try:
+                if not t.threads and not self.dist.enabled:
+                    share, trainers = fair_share()
+                    if trainers > 1 and share < available_cores():
+                        self._threads = share
+                        import warnings
+                        warnings.warn(f"{trainers} gankit training processes share this machine: this one uses "
+                                      f"{share} of its {available_cores()} cores (set train.threads to choose)")
+            except BaseException:  # (e.g. warnings turned into errors): leave nothing held
+                unregister()
+                restore()
+                raise
         if self._threads:
             torch.set_num_threads(self._threads)
         from tqdm.auto import tqdm
