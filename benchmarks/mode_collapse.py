@@ -128,16 +128,6 @@ RUN_KEYS = {"description", "seed", "train.steps", "train.threads", "train.progre
             "train.device", "train.grid_size", "train.malloc_tuning", "eval.every"}
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _override_text(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -148,7 +138,9 @@ def _override_text(value) -> str:
 
 def checkpoint_overrides(cfg, dataset: str) -> list[str]:
     """The settings of a run's config that differ from the dataset's current preset, as KEY=VALUE."""
-    mine, preset = _flat(cfg.to_dict()), _flat(load_config(PRESETS[dataset]).to_dict())
+    from gankit.config import flatten
+
+    mine, preset = flatten(cfg.to_dict()), flatten(load_config(PRESETS[dataset]).to_dict())
     return [f"{k}={_override_text(v)}" for k, v in mine.items() if k not in RUN_KEYS and preset.get(k) != v]
 
 

@@ -431,6 +431,17 @@ def _plain(obj: Any) -> Any:
 # Building a Config from plain dicts, with type checks
 # ----------------------------------------------------------------------------------------------
 
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as dotted keys: {"train": {"steps": 5}} -> {"train.steps": 5}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
     """Merge a nested dict into ``base`` (default: all defaults), checking every key and type."""
     cfg = dataclasses.replace(base) if base is not None else Config()

@@ -111,22 +111,14 @@ def validate(state: dict[str, Any], path: str | Path = "the checkpoint") -> dict
     return state
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def mismatch_message(error: Exception, saved: dict[str, Any], now: dict[str, Any]) -> str:
     """Why weights do not load, in one line: the settings that changed since the checkpoint was written
     (those that shape networks first), then the first concrete mismatch torch reports."""
     lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
     detail = next((ln for ln in lines if not ln.startswith("Error(s) in loading")), lines[0] if lines else "")
-    a, b = _flat(saved), _flat(now)
+    from ..config import flatten
+
+    a, b = flatten(saved), flatten(now)
     shaping = ("model.", "game.", "data.resolution", "data.channels", "data.name")
     changed = [f"{k} {a[k]!r} -> {b[k]!r}" for k in sorted(set(a) & set(b))  # (keys newer than the checkpoint:
                if k.startswith(shaping) and a[k] != b[k]]                      # defaults, not changes)
