@@ -40,18 +40,22 @@ COMMON = ["train.progress=false", "train.tensorboard=false", "data.resolution=32
 METRICS = ["fid", "kid", "pr"]
 
 
-def worker(row: str, budget: float, n: int, seed: int, out: Path) -> dict:
+def worker(row: str, budget: float, n: int, seed: int, out: Path, score_only: bool = False) -> dict:
+    """Train one row to its CPU budget (unless ``score_only``: its finished run is scored again) and score it."""
     from gankit.api import evaluate_run, sample, train
+    from gankit.train.checkpoint import load_checkpoint
     from gankit.utils.images import save_image_grid
 
     run = out / f"{row}-seed{seed}"
-    shutil.rmtree(run, ignore_errors=True)
-    summary = train(ROWS[row], COMMON + [f"seed={seed}", f"train.max_seconds={budget}"], out=run)
+    if not score_only:
+        shutil.rmtree(run, ignore_errors=True)
+        train(ROWS[row], COMMON + [f"seed={seed}", f"train.max_seconds={budget}"], out=run)
+    state = load_checkpoint(run)
     res = evaluate_run(run, METRICS, n=n, extractor="classifier", seed=seed)
     save_image_grid(sample(run, 64, seed=0), out / f"{row}-seed{seed}.png")
-    return {"row": row, "preset": ROWS[row], "seed": seed, "budget": budget, "n": n, "steps": summary["steps"],
-            "kimg": summary["images_seen"] / 1000, "cpu_seconds": summary["cpu_seconds"],
-            "wall_seconds": summary["seconds"], "scores": res.scores, "notes": res.notes}
+    return {"row": row, "preset": ROWS[row], "seed": seed, "budget": budget, "n": n, "steps": int(state["step"]),
+            "kimg": int(state["images_seen"]) / 1000, "cpu_seconds": float(state["cpu_seconds"]),
+            "wall_seconds": float(state["train_seconds"]), "scores": res.scores, "notes": res.notes}
 
 
 def speed_worker(precision: str, threads: int, steps: int, out: Path) -> dict:
@@ -68,6 +72,20 @@ def speed_worker(precision: str, threads: int, steps: int, out: Path) -> dict:
     return {"precision": precision, "threads": threads, "steps": steps, "img_per_s": summary["img_per_s"]}
 
 
+def _shown(argv: list[str]) -> list[str]:
+    """The command's arguments as a results file shows them: without this machine's paths (--out,
+    --results) and without the report-only switches."""
+    shown, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--out", "--results"):
+            skip = True
+        elif not a.startswith(("--out=", "--results=")) and a not in ("--collect", "--score-only"):
+            shown.append(a)
+    return shown
+
+
 def _score(r: dict, name: str) -> float | None:
     return next((v for k, v in r["scores"].items() if k.split("[")[0] == name), None)
 
@@ -77,7 +95,10 @@ def report(args, rows: list[dict], results: Path, started: str) -> Path:
 
     fmt = lambda v, f: "–" if v is None else format(v, f)  # noqa: E731
     lines = ["# Modern generators at equal CPU budget", "",
-             f"Command: `python benchmarks/modern.py {' '.join(args.argv)}` (started {started}).", "",
+             f"Command: `python benchmarks/modern.py {' '.join(_shown(args.argv))}`"
+             + (" (this report: the rows' results collected or scored again from their finished runs with "
+                "`--collect` / `--score-only`)" if getattr(args, "collect", False) or getattr(args, "score_only", False)
+                else "") + f"; report written {started}.", "",
              f"Machine: {describe_machine()}. Fashion-MNIST at 32 px; every row in its own 1-thread process for the "
              f"same CPU-seconds, then {rows[0]['n'] if rows else args.n} samples of the EMA generator scored with the "
              f"Fashion-MNIST classifier's features against the real test split.", "",
@@ -140,6 +161,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/out/modern")
     ap.add_argument("--results", default="benchmarks/results")
+    ap.add_argument("--collect", action="store_true",
+                    help="report the rows' results already written by their workers in --out (no training, no scoring)")
+    ap.add_argument("--score-only", action="store_true",
+                    help="score the rows' finished runs in --out again instead of training them")
     ap.add_argument("--speed-only", action="store_true", help="only measure the style-based G's img/s")
     ap.add_argument("--speed", action="store_true", help="also measure the style-based G's img/s")
     ap.add_argument("--speed-steps", type=int, default=20)
@@ -159,7 +184,7 @@ def main() -> None:
             torch.set_num_threads(int(threads))
             result = speed_worker(precision, int(threads), args.speed_steps, out)
         else:
-            result = worker(row, args.budget, args.n, int(seed), out)
+            result = worker(row, args.budget, args.n, int(seed), out, args.score_only)
         (out / f"{row.replace(':', '-')}-{seed}.json").write_text(json.dumps(result))
         return
     results = Path(args.results)
@@ -182,16 +207,21 @@ def main() -> None:
     def launch(task: tuple[str, str]) -> dict:
         row, seed = task
         cmd = [sys.executable, __file__, "--worker", row, seed, *args.argv]
+        (out / f"{row}-{seed}.json").unlink(missing_ok=True)
         proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"{row} seed {seed} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        if proc.returncode != 0:  # reported, and the other rows still land
+            print(f"{row} seed {seed} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", flush=True)
+            return None
         result = json.loads((out / f"{row}-{seed}.json").read_text())
         print(f"{row} seed {seed}: {json.dumps(result['scores'])}", flush=True)
         return result
 
     tasks = [(r, s) for r in rows for s in args.seeds.split(",")]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        fresh = list(pool.map(launch, tasks))
+    if args.collect:
+        fresh = [json.loads((out / f"{r}-{s}.json").read_text()) for r, s in tasks if (out / f"{r}-{s}.json").is_file()]
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            fresh = [r for r in pool.map(launch, tasks) if r is not None]
     (results / "modern").mkdir(parents=True, exist_ok=True)
     for r in fresh:
         shutil.copy(out / f"{r['row']}-seed{r['seed']}.png", results / "modern" / f"{r['row']}-seed{r['seed']}.png")
