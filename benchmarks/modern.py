@@ -11,7 +11,7 @@ split (the floor) is printed with the table. Every number is computed here from 
     python benchmarks/modern.py --speed-only                  # img/s of the style-based G: float32 and bf16
 
 The speed section trains ``stylegan-fashion-mnist`` (32 px, batch 32) for ``--speed-steps`` steps after 5
-warm-up steps, under ``train.precision=float32`` and ``bf16`` (autocast on the CPU), with 1 thread and with
+warm-up steps, under ``train.precision=fp32`` and ``bf16`` (autocast on the CPU), with 1 thread and with
 all cores, each in its own process; the median of ``--repeats`` runs.
 
 Rows (``--rows``): dcgan (``dcgan-fashion-mnist``), sngan (``sngan-fashion-mnist``), stylegan
@@ -136,7 +136,7 @@ def measure_speed(args, out: Path) -> list[dict]:
     import statistics
 
     rows = []
-    for precision in ("float32", "bf16"):
+    for precision in ("fp32", "bf16"):
         for threads in sorted({1, os.cpu_count() or 1}):
             rates = []
             for _ in range(args.repeats):
