@@ -168,15 +168,9 @@ def traversal_grids(run: Path, out: Path) -> list[str]:
 
 def _shown(argv: list[str]) -> list[str]:
     """The command line without the values of --out/--results (paths of this machine)."""
-    shown, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a in ("--out", "--results"):
-            skip = True
-        elif not a.startswith(("--out=", "--results=")):
-            shown.append(a)
-    return shown
+    from gankit.utils.machine import shown_args
+
+    return shown_args(argv)
 
 
 def report(args, rows: dict, results: Path, started: str) -> Path:

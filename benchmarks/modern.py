@@ -73,17 +73,10 @@ def speed_worker(precision: str, threads: int, steps: int, out: Path) -> dict:
 
 
 def _shown(argv: list[str]) -> list[str]:
-    """The command's arguments as a results file shows them: without this machine's paths (--out,
-    --results) and without the report-only switches."""
-    shown, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a in ("--out", "--results"):
-            skip = True
-        elif not a.startswith(("--out=", "--results=")) and a not in ("--collect", "--score-only"):
-            shown.append(a)
-    return shown
+    """The command's arguments as a results file shows them: no paths of this machine, no report-only switches."""
+    from gankit.utils.machine import shown_args
+
+    return shown_args(argv, drop=("--collect", "--score-only"))
 
 
 def _score(r: dict, name: str) -> float | None:

@@ -20,3 +20,17 @@ def describe_machine(threads: bool = False) -> str:
         pass
     text = f"{cpu}, {os.cpu_count()} cores visible, {platform.system()} {platform.release()}, torch {torch.__version__}"
     return text + (f", {torch.get_num_threads()} threads" if threads else "")
+
+
+def shown_args(argv: list[str], drop: tuple[str, ...] = ()) -> list[str]:
+    """A benchmark's arguments as its results file shows them: without the values of --out/--results
+    (paths of this machine) and without the switches in ``drop``."""
+    shown, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--out", "--results"):
+            skip = True
+        elif not a.startswith(("--out=", "--results=")) and a not in drop:
+            shown.append(a)
+    return shown
