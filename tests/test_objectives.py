@@ -226,10 +226,18 @@ def test_every_preset_trains_five_steps_at_tiny_width(preset, tmp_path):
     g = cfg.model.g  # tiny in the family's own terms
     tiny_g = (["model.g.width=4"] if hasattr(g, "width") else ["model.g.channels=4", "model.g.w_dim=8"]
               if hasattr(g, "channels") else ["model.g.hidden=8", "model.g.embedding=8"])
-    summary = train(preset, [*tiny_g, "model.d.width=4", "train.steps=5", "train.batch_size=16",
+    d = cfg.model.d
+    tiny_d = ["model.d.width=4"] if hasattr(d, "width") else ["model.d.embedding=8", "model.d.counts=" + ",".join(
+        "4" for _ in d.widths.split(","))]
+    # the sequence GANs reach their adversarial stage, and their G phase reads a batch (for pre-training)
+    staged = hasattr(cfg.game, "pretrain_steps")
+    stages = ["game.pretrain_steps=2", "game.pretrain_d_steps=1"] if staged else []
+    if getattr(cfg.game, "rollouts", 0):
+        stages.append("game.rollouts=2")
+    summary = train(preset, [*tiny_g, *tiny_d, *stages, "train.steps=5", "train.batch_size=16",
                              "train.progress=false", "train.tensorboard=false", "train.sample_every=0"],
                     out=tmp_path / "run")
-    assert summary["steps"] == 5 and summary["images_seen"] == 5 * 16 * cfg.train.d_steps
+    assert summary["steps"] == 5 and summary["images_seen"] == 5 * 16 * (cfg.train.d_steps + staged)
 
 
 # -- training tricks --------------------------------------------------------------------------------

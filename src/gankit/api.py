@@ -344,7 +344,8 @@ def translate(path: str | Path, images: torch.Tensor, device: str = "cpu", batch
 
 def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor: str = "auto", seed: int = 0,
                  device: str = "cpu", inception_weights: str | None = None, jacobian_keep: float | None = None,
-                 ema: bool = True, truncation: float | Sequence[float] | None = None):
+                 ema: bool = True, truncation: float | Sequence[float] | None = None,
+                 temperature: float | Sequence[float] | str | None = None):
     """Score a run (its EMA players if it has them): ``n`` samples (default 5,000, or the protocol's
     count when the ``modes`` metric is scored) of a noise-driven game against its dataset; a translation
     game's outputs for the held-out inputs against their targets. With Jacobian-based truncation
@@ -354,7 +355,11 @@ def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor
     ``truncation`` (style-based runs): the psi of the truncation trick the samples are drawn at (1: off),
     or a sequence of psis, a **truncation sweep**: the same samples' latents scored at every psi (metrics
     default ``fid`` and ``pr``), each score reported once per psi as ``precision[classifier:mnist] @psi=0.5``
-    (``result.sweep``: the scores by psi). ``ppl`` measures its paths at the psi too."""
+    (``result.sweep``: the scores by psi). ``ppl`` measures its paths at the psi too.
+
+    ``temperature`` (sequence runs): the sampling temperature (default the run's ``game.temperature``), or
+    a sequence of them, a **temperature sweep**: every sample-based score once per temperature, as
+    ``self_bleu @T=0.7`` (Caccia et al. 2020: compare sequence models across temperatures, not at one)."""
     import numbers
 
     from .metrics.evaluate import SWEEP_METRICS, check_psi, evaluate_game, merge_sweep, parse_psis
@@ -367,6 +372,8 @@ def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor
             else None if truncation is None else [check_psi(truncation, flag)])
     if sweep and not psis:
         raise GankitError(f"{flag}: give at least one psi, e.g. 0.5,0.7,1.0")
+    if temperature is not None:
+        return _evaluate_temperatures(path, metrics, n, seed, device, ema, temperature, psis)
     run = load_run(path, device, ema=ema)
     keep = run.cfg.sample.jacobian_keep if jacobian_keep is None else jacobian_keep
     if run.game.kind != "noise":
@@ -397,6 +404,39 @@ def evaluate_run(path: str | Path, metrics=None, n: int | None = None, extractor
     merged = merge_sweep(results)
     merged.notes.append(f"truncation sweep: a score '@psi=X' is from the latents of seed {seed} with w pulled toward "
                         f"the average w by X ({', '.join(f'{p:g}' for p in psis)}; 1: none)")
+    return merged
+
+
+def _evaluate_temperatures(path, metrics, n, seed, device, ema, temperature, psis):
+    """:func:`evaluate_run` of a sequence run at one temperature or a sweep of them."""
+    import numbers
+
+    from .games.sequence import check_temperature
+    from .metrics.evaluate import TEMPERATURE_FREE, evaluate_game, merge_sweep
+
+    if isinstance(temperature, str):
+        try:
+            temperature = [float(t) for t in temperature.split(",") if t.strip()]
+        except ValueError:
+            raise GankitError(f"--temperature {temperature!r}: give numbers, e.g. 0.7 or 0.7,1.0") from None
+    temps = [temperature] if isinstance(temperature, numbers.Real) else list(dict.fromkeys(temperature))
+    if not temps:
+        raise GankitError("--temperature: give at least one temperature, e.g. 0.7,1.0")
+    temps = [check_temperature(t) for t in temps]
+    if psis is not None:
+        raise GankitError("--temperature applies to sequence runs and --truncation to style-based ones; give one")
+    run = load_run(path, device, ema=ema)
+    if run.game.kind != "sequence":
+        raise GankitError(f"--temperature: {str(path)!r} is a {run.cfg.game.name!r} run; the sampling temperature is "
+                          f"a setting of sequence runs")
+    results = [(t, evaluate_game(run.game, run.players, run.cfg, metrics, n, seed=seed, device=device,
+                                 temperature=t)[0]) for t in temps]
+    if len(results) == 1:
+        return results[0][1]
+    merged = merge_sweep(results, suffix=lambda t: f" @T={t:g}", once=TEMPERATURE_FREE)
+    merged.notes = [note for note in merged.notes if not note.startswith("samples drawn at temperature")]
+    merged.notes.append(f"temperature sweep: a score '@T=X' is from samples of seed {seed} drawn at temperature X "
+                        f"({', '.join(f'{t:g}' for t in temps)}; 1: the model's own distribution)")
     return merged
 
 

@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--truncation-sweep", metavar="PSIS", default=None,
                    help="style-based runs: score the samples at each truncation psi, e.g. 0.5,0.7,1.0 (one row per "
                         "score and psi; default metrics fid,pr)")
+    e.add_argument("--temperature", metavar="T", default=None,
+                   help="sequence runs: the sampling temperature (default the run's game.temperature), or several, "
+                        "e.g. 0.7,1.0: a temperature sweep (every sample-based score once per temperature)")
     e.add_argument("--fake-range", choices=["auto", "unit", "signed", "8bit", "16bit"], default="auto",
                    help="the value range of a --fake .npz/.npy: unit [0, 1], signed [-1, 1], 8bit [0, 255], 16bit "
                         "[0, 65535] (default auto: from the dtype and values; ambiguous arrays are refused)")
@@ -294,8 +297,8 @@ def _cmd_eval(args) -> int:
     if args.fake or args.real:
         if not (args.fake and args.real) or args.path:
             raise GankitError("score images with both --real SOURCE_OR_FOLDER and --fake FOLDER_OR_NPZ (and no run)")
-        if psis is not None:
-            raise GankitError("--truncation-sweep draws a run's samples at each psi; --fake images have no psi")
+        if psis is not None or args.temperature is not None:
+            raise GankitError("--truncation-sweep and --temperature draw a run's samples; --fake images are given")
         res, out_dir = _eval_images(args, metrics), None
     else:
         if not args.path:
@@ -304,7 +307,7 @@ def _cmd_eval(args) -> int:
         from .train.checkpoint import find_checkpoint
 
         res = evaluate_run(args.path, metrics, args.n, args.extractor, args.seed, args.device, args.inception_weights,
-                           jacobian_keep=args.jacobian_keep, truncation=psis)
+                           jacobian_keep=args.jacobian_keep, truncation=psis, temperature=args.temperature)
         out_dir = find_checkpoint(args.path).parent.parent / "eval"
     if not res.scores:
         raise GankitError("nothing could be scored: " + "; ".join(res.notes or ["no metric applies"]))
@@ -318,8 +321,9 @@ def _cmd_eval(args) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         doc = {"extractor": res.extractor, "scores": res.scores, "extractor_info": res.info, "notes": res.notes}
-        if res.sweep:  # the same scores, by psi
-            doc["truncation_sweep"] = {f"{psi:g}": scores for psi, scores in res.sweep.items()}
+        if res.sweep:  # the same scores, by psi (or by temperature)
+            doc["temperature_sweep" if args.temperature is not None else "truncation_sweep"] = {
+                f"{psi:g}": scores for psi, scores in res.sweep.items()}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 

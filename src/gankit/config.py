@@ -125,10 +125,23 @@ class LSTMConfig:
     layers: int = 1                # stacked LSTM layers
 
 
+@dataclass
+class SequenceCNNConfig:
+    """The CNN sequence discriminator (nets/sequence.py; SeqGAN's): embedding, 1-D convolutions of several
+    widths max-pooled over time, a highway layer, dropout, one logit."""
+    name: str = "cnn"
+    embedding: int = 64            # size of the token embedding (SeqGAN: 64)
+    widths: str = "1,2,3,4,5,6,7,8,9,10,15,20"  # convolution widths (those longer than the sequence are left out)
+    counts: str = "100,200,200,200,200,100,100,100,100,100,160,160"  # filters per width (SeqGAN's)
+    dropout: float = 0.25          # before the logit (SeqGAN: keep probability 0.75)
+    highway: bool = True           # a highway layer on the pooled features (Srivastava et al. 2015)
+
+
 #: family name -> settings class of ``model.g`` / ``model.d`` (families not named here use NetConfig)
 NET_SETTINGS: dict[str, type] = {"unet": UNetConfig, "resnet-translator": ResNetTranslatorConfig,
                                  "patchgan": PatchGANConfig, "stargan": StarGANDConfig,
-                                 "autoencoder": AutoEncoderConfig, "style": StyleConfig, "lstm": LSTMConfig}
+                                 "autoencoder": AutoEncoderConfig, "style": StyleConfig, "lstm": LSTMConfig,
+                                 "cnn": SequenceCNNConfig}
 
 
 @dataclass

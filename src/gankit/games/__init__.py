@@ -20,6 +20,8 @@ from .began import BEGANGame  # noqa: E402
 from .infogan import InfoGANGame  # noqa: E402
 from .stylegan import StyleGANGame  # noqa: E402
 from .mle import MLEGame  # noqa: E402
+from .seqgan import SeqGANGame  # noqa: E402
+from .relaxed import GumbelGame, SoftmaxGame  # noqa: E402
 
 __all__ = ["GAMES", "Batch", "DataInfo", "Game", "Phase", "GANGame", "Pix2PixGame", "CycleGANGame", "StarGANGame", "EBGANGame",
-           "BEGANGame", "InfoGANGame", "StyleGANGame", "MLEGame"]
+           "BEGANGame", "InfoGANGame", "StyleGANGame", "MLEGame", "SeqGANGame", "GumbelGame", "SoftmaxGame"]

@@ -93,6 +93,9 @@ class Game(ABC):
     input_shape: tuple[int, ...] | None = None
     #: translation games with a way back (:meth:`reconstruct`): CycleGAN, StarGAN
     reversible: bool = False
+    #: games whose players' learning rates change by stage (:meth:`lr_scale`), e.g. maximum-likelihood
+    #: pre-training then adversarial training at a lower rate
+    scales_lr: bool = False
 
     def __init__(self) -> None:
         self.grad_scalers: dict[str, Any] = {}  # player -> torch.amp.GradScaler (fp16), set by the trainer
@@ -115,6 +118,11 @@ class Game(ABC):
     def run_phase(self, phase: Phase, batch: Batch | None, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
         """Compute the phase's loss and call backward (through :meth:`backward`); return the scalars
         to log, detached. ``next_phase`` lets a phase keep work the next one reuses."""
+
+    def lr_scale(self, player: str) -> float:
+        """The factor on ``player``'s configured learning rate for the coming iteration (games with
+        ``scales_lr``; a function of the game's checkpointed state, so a resumed run continues exactly)."""
+        return 1.0
 
     def after_step(self, phase: Phase) -> None:
         """Constraints applied after the phase's optimizer steps (e.g. WGAN's weight clipping)."""

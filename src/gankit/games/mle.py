@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from ..config import Config, ConfigError, GameSettings
+from ..config import Config, GameSettings
 from . import GAMES
-from .base import Batch, DataInfo, Phase
-from .sequence import SequenceGame, validate_sequence_game
+from .base import Batch, DataInfo, Phase, check_nonnegative
+from .sequence import SequenceGame, mle_loss, validate_sequence_game
 
 
 @dataclass
@@ -22,11 +21,7 @@ class MLESettings(GameSettings):
     grad_clip: float = 5.0         # clip G's gradient norm to this before each step (SeqGAN's 5.0; 0: off)
 
     def validate(self, cfg: Config) -> None:
-        if self.grad_clip < 0:
-            raise ConfigError(f"game.grad_clip: {self.grad_clip!r} must be >= 0")
-        if self.grad_clip > 0 and cfg.train.precision == "fp16":  # (its gradients are scaled when clipped)
-            raise ConfigError("game.grad_clip: clipping fp16's scaled gradients is not supported; use "
-                              "train.precision=bf16 or fp32, or game.grad_clip=0")
+        check_nonnegative(self, "grad_clip")
         validate_sequence_game(cfg, "mle")
 
 
@@ -44,10 +39,7 @@ class MLEGame(SequenceGame):
         return [Phase("G", ("G",))]
 
     def run_phase(self, phase: Phase, batch: Batch | None, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
-        tokens = batch["tokens"]                                     # (B, L)
-        logits = self.train_module("G")(tokens)                      # (B, L, V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), tokens.flatten(),
-                               ignore_index=self.pad if self.pad is not None else -100)
+        loss = mle_loss(self.train_module("G"), batch["tokens"], self.pad)
         self.backward(loss, "G")
         stats = {"loss/G": loss.detach()}
         if self.grad_clip > 0:

@@ -10,15 +10,19 @@ its checkpointed state so a run samples without its corpus.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, GameSettings
 from ..errors import GankitError
-from ..nets import SEQUENCE_GENERATORS, build_sequence_generator
-from .base import GAN_ONLY, Batch, DataInfo, Game, module_device, require_default
+from ..losses import build_objective
+from ..nets import (SEQUENCE_DISCRIMINATORS, SEQUENCE_GENERATORS, build_sequence_discriminator,
+                    build_sequence_generator)
+from .base import GAN_ONLY, Batch, DataInfo, Game, Phase, check_nonnegative, module_device, require_default
 
 
 def check_temperature(t: float, flag: str = "--temperature") -> float:
@@ -29,12 +33,25 @@ def check_temperature(t: float, flag: str = "--temperature") -> float:
     return t
 
 
-def validate_sequence_game(cfg: Config, game: str) -> None:
-    """The settings a sequence game needs (a sequence generator) and the image settings it does not use."""
+def validate_sequence_game(cfg: Config, game: str, allow: tuple[str, ...] = ()) -> None:
+    """The settings a sequence game needs (a sequence generator) and the image settings it does not use
+    (``allow``: the shared keys this game does use)."""
     if cfg.model.g.name not in SEQUENCE_GENERATORS:
         raise ConfigError(f"model.g.name: {cfg.model.g.name!r} is not a sequence generator; game {game!r} needs "
                           f"one of {', '.join(SEQUENCE_GENERATORS.names())} (e.g. --set model.g.name=lstm)")
-    require_default(cfg, [*GAN_ONLY, "penalty.gp", "penalty.clip", "model.num_classes"], game)
+    keys = [*GAN_ONLY, "penalty.gp", "penalty.clip", "model.num_classes", "tricks.diffusion"]
+    require_default(cfg, [k for k in keys if k not in allow], game)
+    if cfg.game.grad_clip > 0 and cfg.train.precision == "fp16":  # (its gradients are scaled when clipped)
+        raise ConfigError("game.grad_clip: clipping fp16's scaled gradients is not supported; use "
+                          "train.precision=bf16 or fp32, or game.grad_clip=0")
+
+
+def mle_loss(G: nn.Module, tokens: torch.Tensor, pad: int | None) -> torch.Tensor:
+    """Teacher-forced cross-entropy of the next token (mean over the scored positions: padding is not
+    scored, the end id is)."""
+    logits = G(tokens)                                                   # (B, L, V)
+    return F.cross_entropy(logits.float().flatten(0, 1), tokens.flatten(),
+                           ignore_index=pad if pad is not None else -100)
 
 
 class SequenceGame(Game):
@@ -102,3 +119,117 @@ class SequenceGame(Game):
 
     def preview_text(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None) -> str:
         return "".join(line + "\n" for line in self.texts(inputs, players))
+
+
+# -- the adversarial sequence games --------------------------------------------------------------
+@dataclass
+class SequenceGANSettings(GameSettings):
+    """The ``game.*`` keys every adversarial sequence game shares (SeqGAN, gumbel, softmax)."""
+    name: str = "seqgan"
+    temperature: float = 1.0       # sampling temperature of previews and gankit sample/eval (0: greedy)
+    grad_clip: float = 5.0         # clip G's gradient norm to this before each step (SeqGAN's 5.0; 0: off)
+    pretrain_steps: int = 0        # iterations of maximum-likelihood pre-training of G first (D idle)
+    pretrain_d_steps: int = 0      # then iterations that train D alone (train.d_steps each) against the pre-trained G
+    adversarial_lr: float = 1.0    # G's learning rate in the adversarial stage, as a multiple of optim.g.lr
+
+    def validate(self, cfg: Config) -> None:
+        check_nonnegative(self, "grad_clip", "pretrain_steps", "pretrain_d_steps")
+        if not self.adversarial_lr > 0:
+            raise ConfigError(f"game.adversarial_lr: {self.adversarial_lr!r} must be > 0")
+        if cfg.model.d.name not in SEQUENCE_DISCRIMINATORS:
+            raise ConfigError(f"model.d.name: {cfg.model.d.name!r} is not a sequence discriminator; game "
+                              f"{self.name!r} needs one of {', '.join(SEQUENCE_DISCRIMINATORS.names())} "
+                              f"(e.g. --set model.d.name=cnn)")
+
+
+class SequenceGANGame(SequenceGame):
+    """Base of the adversarial sequence games: G (a sequence generator) and D (a sequence
+    discriminator), in three stages counted in iterations (``train.d_steps`` D phases, then a G phase):
+
+    1. ``game.pretrain_steps`` iterations of maximum likelihood for G (teacher forcing; D idle);
+    2. ``game.pretrain_d_steps`` iterations of D alone against the pre-trained G;
+    3. adversarial training to ``train.steps``: D phases as :meth:`d_loss` says, G phases as
+       :meth:`g_loss` says, G at ``game.adversarial_lr`` times its configured learning rate.
+
+    The stage follows from the iteration counter, which is checkpointed: a resumed run continues in
+    the stage, and at the learning rate, where it stopped."""
+
+    scales_lr = True
+
+    def __init__(self, cfg: Config, info: DataInfo, name: str):
+        super().__init__(cfg, info, name)
+        v = self.vocabulary
+        self.D = build_sequence_discriminator(cfg.model.d, v.size, v.length)
+        self.players = {"G": self.G, "D": self.D}
+        self.objective = build_objective(cfg.loss)
+        self.gp = cfg.penalty.gp
+        self.d_steps = cfg.train.d_steps
+        self.grad_clip = cfg.game.grad_clip
+        self.pretrain_steps, self.pretrain_d_steps = cfg.game.pretrain_steps, cfg.game.pretrain_d_steps
+        self.adversarial_start = self.pretrain_steps + self.pretrain_d_steps
+        self.adversarial_steps = max(cfg.train.steps - self.adversarial_start, 0)
+        self.adversarial_lr = cfg.game.adversarial_lr
+        self.iterations = 0  # G phases so far (every iteration has one)
+
+    @property
+    def optimized(self) -> tuple[str, ...]:
+        return ("G", "D")
+
+    @property
+    def stage(self) -> str:
+        if self.iterations < self.pretrain_steps:
+            return "mle"
+        return "pretrain_d" if self.iterations < self.adversarial_start else "adversarial"
+
+    def lr_scale(self, player: str) -> float:
+        return self.adversarial_lr if player == "G" and self.stage == "adversarial" else 1.0
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", ("D",))] * self.d_steps + [Phase("G", ("G",))]
+
+    def run_phase(self, phase: Phase, batch: Batch | None, next_phase: Phase | None = None) -> dict[str, torch.Tensor]:
+        stage = self.stage
+        if phase.name == "D":
+            return {} if stage == "mle" else self._d_phase(batch["tokens"])
+        self.iterations += 1
+        if stage == "mle":
+            loss = mle_loss(self.train_module("G"), batch["tokens"], self.vocabulary.pad)
+            self.backward(loss, "G")
+            stats = {"loss/G_mle": loss.detach()}
+        elif stage == "pretrain_d":
+            return {}
+        else:
+            loss, stats = self.g_loss(batch["tokens"].shape[0])
+            self.backward(loss, "G")
+            stats["loss/G"] = loss.detach()
+        if self.grad_clip > 0:
+            stats["grad_norm/G"] = torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.grad_clip).detach()
+        return stats
+
+    def _d_phase(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss, stats = self.d_loss(real)
+        self.backward(loss, "D")
+        stats["loss/D"] = loss.detach()
+        return stats
+
+    def d_stats(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> dict[str, torch.Tensor]:
+        stats = {"D_out/real": real_out.detach().mean(), "D_out/fake": fake_out.detach().mean()}
+        p_real, p_fake = self.objective.prob(real_out.detach()), self.objective.prob(fake_out.detach())
+        if p_real is not None:
+            stats.update({"D(x)": p_real.mean(), "D(G(z))": p_fake.mean()})
+        return stats
+
+    def d_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's loss on real ids (B, L) and as many of G's sequences."""
+        raise NotImplementedError
+
+    def g_loss(self, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's adversarial loss on ``n`` sequences of its own."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "iterations": self.iterations}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.iterations = int(state.get("iterations", 0))

@@ -292,7 +292,8 @@ def check_device(name: str, flag: str = "--device") -> torch.device:
 
 def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, extractor=None,
                   extractor_spec: str = "classifier", device="cpu", inception_weights: str | None = None,
-                  train=None, keep: float = 1.0, directions: int = 8, psi: float | None = None):
+                  train=None, keep: float = 1.0, directions: int = 8, psi: float | None = None,
+                  temperature: float | None = None):
     """Score ``n`` outputs of ``game`` drawn with ``players`` (the EMA copies, if any): the one
     evaluation path of training-time evaluation, ``gankit eval`` and the API. Returns (result, the
     extractor, for reuse).
@@ -301,7 +302,8 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     against the train split; a translation game on the held-out inputs (the first ``n``; the training
     images, with a note, where the data has no test split) in the output domain, against the targets,
     labels, reconstructions and domain codes it gives, once per view (``game.eval_views()``). ``psi``: the
-    truncation trick of a style-based game (w pulled toward its average; None or 1: off)."""
+    truncation trick of a style-based game (w pulled toward its average; None or 1: off). ``temperature``:
+    a sequence game's sampling temperature (None: its ``game.temperature``)."""
     import dataclasses
 
     from ..sampling import draw
@@ -309,7 +311,7 @@ def evaluate_game(game, players, cfg, metrics, n: int | None, seed: int = 0, ext
     if game.kind == "sequence":  # token sequences: their own metrics and drawing (metrics/sequences.py)
         from .sequences import evaluate_sequences
 
-        return evaluate_sequences(game, players, cfg, metrics, n, seed, train), extractor
+        return evaluate_sequences(game, players, cfg, metrics, n, seed, train, temperature), extractor
     n = default_sample_count(metrics, cfg.data, n if n is not None else 5000)
     check_sample_count(metrics, n)  # before anything is drawn, extracted or trained
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
@@ -364,19 +366,25 @@ def psi_suffix(psi: float) -> str:
     return f" @psi={psi:g}"
 
 
-def merge_sweep(results: list[tuple[float, EvalResult]]) -> EvalResult:
-    """One result of a truncation sweep: every score once per psi (``precision[classifier:mnist] @psi=0.5``,
-    grouped by score, psis in the order given), the FID floor (real data: no psi) once, the notes once."""
+#: sequence scores that do not depend on the sampling temperature (real data, or no samples read)
+TEMPERATURE_FREE = ("oracle_nll_floor", "ngram_jsd_floor", "self_bleu_real", "bleu_real", "heldout_nll")
+
+
+def merge_sweep(results: list[tuple[float, EvalResult]], suffix=psi_suffix,
+                once: tuple[str, ...] = ("fid_floor",)) -> EvalResult:
+    """One result of a sweep (truncation psis; sequence runs' temperatures with ``suffix`` and ``once``):
+    every score once per value (``precision[classifier:mnist] @psi=0.5``, grouped by score, values in the
+    order given), the scores named in ``once`` (real data: no psi) once, the notes once."""
     first = results[0][1]
     merged = EvalResult(extractor=first.extractor, info=dict(first.info))
     keys = list(dict.fromkeys(k for _, res in results for k in res.scores))
     for key in keys:
-        if key.split("[", 1)[0].rsplit("/", 1)[-1] == "fid_floor":
+        if key.split("[", 1)[0].rsplit("/", 1)[-1] in once:
             merged.scores[key] = next(res.scores[key] for _, res in results if key in res.scores)
             continue
         for psi, res in results:
             if key in res.scores:
-                merged.scores[key + psi_suffix(psi)] = res.scores[key]
+                merged.scores[key + suffix(psi)] = res.scores[key]
     merged.sweep = {psi: dict(res.scores) for psi, res in results}
     merged.notes = list(dict.fromkeys(note for _, res in results for note in res.notes))
     return merged

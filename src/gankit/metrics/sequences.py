@@ -15,7 +15,9 @@ ends a name too early or too late pays for it).
   what sampling noise alone gives at that count);
 - ``novelty``: the share of samples that are not training sequences;
 - ``validity`` (corpora of valid items: names, words): the share of samples that are held-out items
-  (real, and never trained on), and ``in_corpus``, the share that are items of either split.
+  (real, and never trained on), and ``in_corpus``, the share that are items of either split;
+- ``bleu``: BLEU-4 of the samples against the held-out split (quality), and ``self_bleu``: each sample
+  against the other samples (diversity: higher = more alike), each with the value real data gets.
 
 N-grams are over the vocabulary's tokens (characters of names and words; ids of the oracle), with a
 start marker before the first token and the end id after the last, so first and last letters count.
@@ -79,6 +81,53 @@ def validity(samples: Sequence[str], valid: Iterable[str]) -> float:
     """The share of ``samples`` that are in ``valid``."""
     ok = set(valid)
     return sum(s in ok for s in samples) / max(len(samples), 1)
+
+
+def _clip_table(refs: Sequence[Sequence[int]], n: int) -> dict[tuple, tuple[int, int, int]]:
+    """n-gram -> (largest count in one reference, the first reference with it, the next largest count)."""
+    table: dict[tuple, tuple[int, int, int]] = {}
+    for j, r in enumerate(refs):
+        for g, c in Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1)).items():
+            top, owner, second = table.get(g, (0, -1, 0))
+            if c > top:
+                table[g] = (c, j, top)
+            elif c > second:
+                table[g] = (top, owner, c)
+    return table
+
+
+def bleu(hypotheses: Sequence[Sequence[int]], references: Sequence[Sequence[int]], max_n: int = 4,
+         leave_one_out: bool = False) -> float:
+    """The mean sentence BLEU-``max_n`` (Papineni et al. 2002) of ``hypotheses`` against all of
+    ``references``: clipped n-gram precisions for n = 1..max_n, geometric mean with equal weights, brevity
+    penalty from the closest reference length; a precision with no match counts 0.1 matches (Chen &
+    Cherry 2014's smoothing 1, as NLTK's ``method1``). ``leave_one_out``: the hypotheses are the references
+    and each is scored against all the others (self-BLEU, Zhu et al. 2018: higher = less diverse)."""
+    if leave_one_out and len(references) < 2:
+        raise GankitError("self-BLEU needs at least 2 sequences")
+    if not references:
+        raise GankitError("BLEU needs at least one reference")
+    tables = [_clip_table(references, n) for n in range(1, max_n + 1)]
+    lengths = Counter(len(r) for r in references)
+    total = 0.0
+    for i, h in enumerate(hypotheses):
+        c = len(h)
+        if c == 0:
+            continue  # (an empty sequence scores 0)
+        log_p = 0.0
+        for n, table in enumerate(tables, 1):
+            grams = Counter(tuple(h[k:k + n]) for k in range(c - n + 1))
+            matched = 0
+            for g, k in grams.items():
+                top, owner, second = table.get(g, (0, -1, 0))
+                matched += min(k, second if leave_one_out and owner == i else top)
+            log_p += math.log((matched or 0.1) / max(sum(grams.values()), 1)) / max_n
+        own = lengths.copy()
+        if leave_one_out:
+            own[c] -= 1
+        r = min((length for length, k in own.items() if k > 0), key=lambda length: (abs(length - c), length))
+        total += math.exp(log_p + (0.0 if c > r else 1.0 - r / c))
+    return total / max(len(hypotheses), 1)
 
 
 def id_lists(tokens: torch.Tensor, vocabulary) -> list[list[int]]:
@@ -219,6 +268,49 @@ def _validity(ctx) -> dict[str, float]:
             "in_corpus": validity(ctx.texts, [*ctx.train.texts, *ctx.heldout.texts])}
 
 
+BLEU_SAMPLES = 1000  # the samples BLEU and self-BLEU read (Texygen, Zhu et al. 2018, reads 500)
+
+
+def _symbols(rows: list[list[int]], vocabulary) -> list[list[int]]:
+    """Id lists without the end id (BLEU compares symbols)."""
+    end = vocabulary.end
+    return [[i for i in r if i != end] for r in rows] if end is not None else rows
+
+
+@register_metric("self_bleu", {"sequences"}, "self-BLEU-4 of the samples (Zhu et al. 2018: each against all the "
+                 "others; higher = less diverse), and of as many training sequences (the data's own)",
+                 {"self_bleu": False, "self_bleu_real": False}, min_samples=2, recommended=500, kinds={"tokens"})
+def _self_bleu(ctx) -> dict[str, float]:
+    """Minimum 2 (one sequence against another). Recommended 500 (Texygen's count): self-BLEU grows with
+    the number of references (more chance of a shared n-gram), so it compares only at equal counts;
+    the first 1,000 samples are read, and the real-data value is taken at the same count."""
+    v = ctx.vocabulary
+    m = min(len(ctx.samples), BLEU_SAMPLES)
+    fake = _symbols(id_lists(ctx.samples[:m], v), v)
+    g = torch.Generator().manual_seed(ctx.seed)
+    pick = torch.randperm(len(ctx.train), generator=g)[:m].tolist()
+    real = _symbols(id_lists(ctx.encode([ctx.train.texts[i] for i in pick], "training"), v), v)
+    return {"self_bleu": bleu(fake, fake, leave_one_out=True),
+            "self_bleu_real": bleu(real, real, leave_one_out=True) if len(real) >= 2 else float("nan")}
+
+
+@register_metric("bleu", {"sequences", "heldout"}, "BLEU-4 of the samples against the held-out split (quality: "
+                 "their n-grams occur in real sequences), and of as many training sequences (the floor's "
+                 "counterpart: what real data scores)", {"bleu": True, "bleu_real": True}, min_samples=1,
+                 recommended=500, kinds={"tokens"})
+def _bleu(ctx) -> dict[str, float]:
+    """Minimum 1. Recommended 500: a mean of per-sample scores that vary a lot (short sequences); the
+    first 1,000 samples are read, and as many training sequences for the real-data value."""
+    v = ctx.vocabulary
+    m = min(len(ctx.samples), BLEU_SAMPLES)
+    refs = _symbols(id_lists(ctx.heldout_tokens(), v), v)
+    fake = _symbols(id_lists(ctx.samples[:m], v), v)
+    g = torch.Generator().manual_seed(ctx.seed + 1)
+    pick = torch.randperm(len(ctx.train), generator=g)[:m].tolist()
+    real = _symbols(id_lists(ctx.encode([ctx.train.texts[i] for i in pick], "training"), v), v)
+    return {"bleu": bleu(fake, refs), "bleu_real": bleu(real, refs)}
+
+
 # -- the evaluation path --------------------------------------------------------------------------
 def token_metrics(explicit_only: bool = False) -> list[str]:
     return [m for m in METRICS.names() if "tokens" in METRICS.get(m).kinds
@@ -233,10 +325,11 @@ def check_token_metrics(metrics: Sequence[str], data_name: str) -> None:
                           f"are {', '.join(token_metrics(True))}")
 
 
-def evaluate_sequences(game, players, cfg, metrics, n: int | None, seed: int = 0, train=None):
-    """Score ``n`` sequences (default 5,000) of a sequence ``game`` drawn with ``players`` (at the game's
-    temperature, from ``seed``) with the sequence metrics (``metrics``: names, None: all that apply).
-    Returns the :class:`~gankit.metrics.evaluate.EvalResult`."""
+def evaluate_sequences(game, players, cfg, metrics, n: int | None, seed: int = 0, train=None,
+                       temperature: float | None = None):
+    """Score ``n`` sequences (default 5,000) of a sequence ``game`` drawn with ``players`` (at
+    ``temperature``, default the game's, from ``seed``) with the sequence metrics (``metrics``: names,
+    None: all that apply). Returns the :class:`~gankit.metrics.evaluate.EvalResult`."""
     import dataclasses
 
     from ..data import load_data, load_heldout
@@ -252,7 +345,7 @@ def evaluate_sequences(game, players, cfg, metrics, n: int | None, seed: int = 0
     res = EvalResult()
     train = train if train is not None else load_data(dataclasses.replace(cfg.data, split="train"))
     heldout = load_heldout(cfg.data) if any("heldout" in METRICS.get(m).needs for m in names) else None
-    samples = batched(lambda b: game.generate(b, players), game.sample_inputs(n, seed))
+    samples = batched(lambda b: game.generate(b, players), game.sample_inputs(n, seed, temperature=temperature))
     ctx = SequenceContext(samples, game, players, cfg.data, train, heldout, seed, res)
     plan, few = [], []
     for name in names:
@@ -270,7 +363,8 @@ def evaluate_sequences(game, players, cfg, metrics, n: int | None, seed: int = 0
     warn_few(few)
     for metric in plan:
         res.scores.update(metric.compute(ctx))
-    if game.temperature != 1.0:
-        res.notes.append(f"samples drawn at temperature {game.temperature:g} (game.temperature; 1: the model's own "
-                         f"distribution)")
+    t = game.temperature if temperature is None else temperature
+    if t != 1.0:
+        how = "game.temperature" if temperature is None else "--temperature"
+        res.notes.append(f"samples drawn at temperature {t:g} ({how}; 1: the model's own distribution)")
     return res

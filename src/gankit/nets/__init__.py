@@ -21,6 +21,7 @@ from ..registry import Registry
 GENERATORS: Registry = Registry("generator")
 DISCRIMINATORS: Registry = Registry("discriminator")
 SEQUENCE_GENERATORS: Registry = Registry("sequence generator")  # model.g of the sequence games (nets/sequence.py)
+SEQUENCE_DISCRIMINATORS: Registry = Registry("sequence discriminator")  # model.d of the sequence GANs (nets/sequence.py)
 
 from . import autoencoder, dcgan, infogan, mlp, resnet, sequence, style, toy  # noqa: E402,F401  (registers the families)
 from .dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
@@ -110,6 +111,17 @@ def build_sequence_generator(net, vocab_size: int, length: int, pad: int | None,
         raise ConfigError(f"model.g ({net.name}): {e}") from None
 
 
+def build_sequence_discriminator(net, vocab_size: int, length: int) -> nn.Module:
+    """A sequence D from ``model.d`` (a family of SEQUENCE_DISCRIMINATORS: cnn) for ``vocab_size`` ids
+    and ``length`` positions."""
+    family = SEQUENCE_DISCRIMINATORS.get(net.name, key="model.d.name")
+    try:
+        return family(vocab_size, length, embedding=net.embedding, widths=net.widths, counts=net.counts,
+                      dropout=net.dropout, highway=net.highway)
+    except ValueError as e:
+        raise ConfigError(f"model.d ({net.name}): {e}") from None
+
+
 def build_translator(net, in_shape: tuple[int, int, int], out_channels: int, pad: str = "reflect") -> nn.Module:
     """An image-to-image G from ``model.g`` (a translator family: unet, resnet-translator); ``pad``: the
     ResNet translator's first padding (zeros for inputs with constant channels, StarGAN's)."""
@@ -170,6 +182,6 @@ def build_autoencoder(net, shape: tuple[int, int, int]) -> nn.Module:
     return spectral_normalize(D) if net.spectral_norm else D
 
 
-__all__ = ["build_sequence_generator", "SEQUENCE_GENERATORS", "build_autoencoder", "build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
+__all__ = ["build_sequence_generator", "SEQUENCE_GENERATORS", "build_sequence_discriminator", "SEQUENCE_DISCRIMINATORS", "build_autoencoder", "build_translator", "build_patch_discriminator", "build_stargan_discriminator", "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
            "ResNetDiscriminator", "ToyGenerator", "ToyDiscriminator", "spectral_normalize"]

@@ -261,7 +261,7 @@ class Trainer:
             seconds = self._ramp_seconds if self.dist.enabled else self._budget_seconds()
         for name, opt in self.optimizers.items():
             o = self.optim_settings[name]
-            f = self.lr_factor(self.step, seconds, o.ramp_down)
+            f = self.lr_factor(self.step, seconds, o.ramp_down) * self.game.lr_scale(name)
             for group in opt.param_groups:
                 group["lr"] = o.lr * f
 
@@ -505,7 +505,7 @@ class Trainer:
         collector = Collector()
         phases = self.game.phases()
         every = {p.every for p in phases}
-        ramps = self._ramps
+        ramps = self._ramps or self.game.scales_lr
         check_every_step = self.device.type == "cpu"  # on CPU the check costs no synchronisation
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
