@@ -17,6 +17,8 @@ import torch
 from gankit.train.checkpoint import load_checkpoint
 
 WORKER = Path(__file__).parent / "helpers" / "ddp_worker.py"
+SEQ = ["model.g.hidden=16", "model.g.embedding=8", "model.d.embedding=8", "model.d.widths=1,3", "model.d.counts=4,4",
+       "game.pretrain_steps=1", "game.pretrain_d_steps=1", "train.d_steps=2"]
 TINY = ["train.progress=false", "train.tensorboard=true", "train.sample_every=0", "train.log_every=2",
         "train.batch_size=16", "train.threads=1"]
 
@@ -67,8 +69,10 @@ def assert_same_weights(a: dict, b: dict) -> None:
     ["stylegan-mnist", "data.resolution=16", "model.g.channels=8,8,4", "model.g.w_dim=8", "model.latent_dim=8",
      "model.d.width=4", "game.pl_every=2", "penalty.r1_every=2"],  # a lazy G-only phase (path length), style mixing
     ["tricks.diffusion=true", "tricks.diffusion_every=1", "tricks.diffusion_ada_kimg=0.1"],  # T adapted on every rank
+    ["seqgan-names", *SEQ, "game.rollouts=2"],  # token batches; MLE, D-only and policy-gradient stages; rollout net
+    ["wgan-gp-names", *SEQ],  # G's free-running relaxation through DDP's forward; penalty on soft tokens
 ], ids=["mlp-wgan-gp", "dcgan-bn-r1-ema", "mlp-acgan", "dcgan-projection-cbn", "pix2pix", "cyclegan", "stargan",
-        "began", "infogan", "stylegan", "diffusion-gan"])
+        "began", "infogan", "stylegan", "diffusion-gan", "seqgan", "softmax-wgan-gp"])
 def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
     preset, overrides = (overrides[0], overrides[1:]) if "=" not in overrides[0] else ("gan-digits", overrides)
     torchrun(tmp_path, preset, 6, *TINY, *overrides, "train.checkpoint_every=3")
@@ -78,6 +82,7 @@ def test_two_processes_agree_write_once_and_resume_exactly(tmp_path, overrides):
 
     # global images: 6 steps x d_steps batches x 16 per process x 2 processes
     d_steps = 2 if "train.d_steps=2" in overrides else 1  # (a D phase on the G phase's batch takes none)
+    d_steps += "game.pretrain_steps=1" in overrides  # (the sequence GANs' G phase reads one: pre-training)
     ckpt = load_checkpoint(tmp_path / "run-full")
     assert ckpt["images_seen"] == 6 * d_steps * 16 * 2 and len(ckpt["rng_ranks"]) == 2
 

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.testing import assert_close
 
 from gankit.config import ModelConfig, NetConfig
@@ -395,3 +396,65 @@ def test_every_registered_discriminator_family(name):
     D.eval()
     assert_close(D.head(D.features(x)), D(x))
     assert_close(D(x[:1]), D(x)[:1], rtol=1e-5, atol=1e-6)
+
+
+def _sequence_settings(name: str, registry: str):
+    from gankit.config import NET_SETTINGS
+
+    settings = NET_SETTINGS[name](name=name)
+    small = {"embedding": 8, "hidden": 16, "widths": "1,2,3", "counts": "4,4,4"}
+    for k, v in small.items():
+        if hasattr(settings, k):
+            setattr(settings, k, v)
+    return settings
+
+
+@pytest.mark.parametrize("name", __import__("gankit.nets", fromlist=["SEQUENCE_GENERATORS"]).SEQUENCE_GENERATORS.names())
+def test_every_registered_sequence_generator_family(name):
+    """Teacher-forced logits (B, L, V) that never give padding mass; sampling is a function of the
+    uniforms (same u, same ids; temperature 0 = greedy), never draws padding, ends every sequence and pads
+    after the end; the free-running relaxations' soft tokens are distributions that carry gradient to G."""
+    from gankit.nets import build_sequence_generator
+
+    torch.manual_seed(0)
+    V, L = 9, 6
+    G = build_sequence_generator(_sequence_settings(name, "g"), V, L, pad=0, end=1)
+    tokens = torch.randint(2, V, (B, L))
+    logits = G(tokens)
+    assert logits.shape == (B, L, V) and (F.softmax(logits, -1)[..., 0] == 0).all()
+    u = torch.rand(B, L)
+    a, b = G.sample(u, 1.0), G.sample(u.clone(), 1.0)
+    assert torch.equal(a, b) and (a[:, 0] != 0).all()
+    for row in a.tolist():
+        k = row.index(1)  # every sequence has an end ...
+        assert all(i >= 2 for i in row[:k]) and all(i == 0 for i in row[k + 1:])  # ... symbols before, padding after
+    assert torch.equal(G.sample(u, 0.0), G.sample(torch.rand(B, L), 0.0))  # greedy ignores the uniforms
+    for mode in ("gumbel", "softmax"):
+        ids, soft = G.relaxed(B, mode, 0.5)
+        assert soft.shape == (B, L, V) and torch.allclose(soft.sum(-1), torch.ones(B, L), atol=1e-5)
+        G.zero_grad()
+        (soft * torch.randn(V)).sum().backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+
+
+@pytest.mark.parametrize("name", __import__("gankit.nets", fromlist=["SEQUENCE_DISCRIMINATORS"]).SEQUENCE_DISCRIMINATORS.names())
+def test_every_registered_sequence_discriminator_family(name):
+    """D(ids) -> (B,) logits, the same as D(one-hot ids) (relaxed games feed distributions); one logit
+    per sequence in eval mode; every weight gets a finite gradient; a gradient w.r.t. soft inputs exists
+    (what the gradient penalty and the relaxed G need)."""
+    from gankit.nets import build_sequence_discriminator
+
+    torch.manual_seed(0)
+    V, L = 9, 6
+    D = build_sequence_discriminator(_sequence_settings(name, "d"), V, L)
+    ids = torch.randint(0, V, (B, L))
+    out = D(ids)
+    assert out.shape == (B,)
+    out.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in D.parameters())
+    D.eval()
+    soft = F.one_hot(ids, V).float().requires_grad_(True)
+    assert_close(D(soft), D(ids), rtol=1e-5, atol=1e-6)
+    assert_close(D(ids[:1]), D(ids)[:1], rtol=1e-5, atol=1e-6)
+    (grad,) = torch.autograd.grad(D(soft).sum(), soft)
+    assert grad.abs().sum() > 0

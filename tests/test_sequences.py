@@ -227,3 +227,32 @@ def test_an_image_game_on_tokens_and_mle_on_images_are_refused(tmp_path):
         prepare_training("mle-names", FAST + ["model.g.name=dcgan"], out=tmp_path / "b")
     with pytest.raises(ConfigError):
         prepare_training("gan-digits", FAST + ["data.name=names"], out=tmp_path / "c")
+
+
+# -- every sequence metric's sample counts -------------------------------------------------------------
+def test_every_sequence_metric_declares_its_counts_and_evaluate_keeps_them(names_run):
+    """Below a token metric's minimum: asked by name, one line naming it and the counts; by default, skipped
+    with a note. Below its recommendation: one SampleCountWarning naming it."""
+    from gankit.metrics.evaluate import SampleCountWarning
+    from gankit.metrics.registry import METRICS
+    from gankit.metrics.sequences import evaluate_sequences, token_metrics
+
+    run = load_run(names_run)
+    names = token_metrics(True)
+    assert {"oracle_nll", "heldout_nll", "ngram_jsd", "novelty", "validity", "bleu", "self_bleu"} <= set(names)
+    for name in names:
+        metric = METRICS.get(name)
+        low, rec = metric.minimum(), metric.recommended_for()
+        doc = metric.compute.__doc__ or ""
+        assert isinstance(low, int) and rec >= low and ("Minimum" in doc or "No sample count" in doc), name
+        if name == "oracle_nll" or low < 2:  # (oracle task only; a minimum of 1 has no smaller count to refuse)
+            continue
+        with pytest.raises(GankitError) as e:
+            evaluate_sequences(run.game, run.players, run.cfg, [name], low - 1)
+        msg = str(e.value)
+        assert msg.startswith(f"{name}: {low - 1} sample") and f"at least {low}" in msg and "\n" not in msg, msg
+        with pytest.warns(SampleCountWarning):  # (the other metrics run on those few samples)
+            res = evaluate_sequences(run.game, run.players, run.cfg, None, low - 1)
+        assert any(note.startswith(f"{name} skipped") for note in res.notes)
+    with pytest.warns(SampleCountWarning, match="self_bleu from 10 samples"):
+        evaluate_sequences(run.game, run.players, run.cfg, ["self_bleu"], 10)

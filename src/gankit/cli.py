@@ -1,4 +1,5 @@
-"""The ``gankit`` command: train, sample, translate, eval, demo, presets, datasets.
+"""The ``gankit`` command: train, sample, translate, eval, interpolate, arithmetic, film, report, demo,
+presets, datasets.
 
 Exit codes: 0 success; 1 training diverged; 2 bad usage or bad input (one line on stderr);
 130 interrupted (after saving a checkpoint).
@@ -22,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="gankit", description="Train, sample and evaluate GANs.")
+    p = _Parser(prog="gankit", description="Train, sample, evaluate and look at GANs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a preset (default: dcgan-mnist) or resume a run",
@@ -122,6 +123,54 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("name", nargs="?", metavar="NAME", help="the demo to draw (see --list)")
     m.add_argument("--out", metavar="FILE.png", help="PNG file to write (required with NAME)")
     m.add_argument("--list", action="store_true", help="list the demos and exit")
+
+    i = sub.add_parser("interpolate", help="rows of latent paths between random endpoints (.png grid or .gif)",
+                       description="Walk a noise-driven run's latent space between random endpoints: one row per "
+                                   "path (.png), or one frame per step with every row, played forward then back "
+                                   "(.gif). Slerp in a Gaussian z, lerp in a style-based run's W (by default).")
+    i.add_argument("path", metavar="DIR_OR_CHECKPOINT")
+    i.add_argument("--out", required=True, metavar="FILE.png|FILE.gif")
+    i.add_argument("--steps", type=int, default=10, help="points along each path, ends included (default 10)")
+    i.add_argument("--rows", type=int, default=8, help="paths (default 8)")
+    i.add_argument("--seed", type=int, default=0)
+    how = i.add_mutually_exclusive_group()
+    how.add_argument("--slerp", dest="method", action="store_const", const="slerp",
+                     help="spherical interpolation (default for a Gaussian z)")
+    how.add_argument("--lerp", dest="method", action="store_const", const="lerp",
+                     help="linear interpolation (default in a style-based run's W)")
+    i.add_argument("--fps", type=float, default=8, help=".gif: frames a second (default 8)")
+    i.add_argument("--device", default="cpu")
+
+    a = sub.add_parser("arithmetic", help="latent arithmetic A - B + C read by the dataset classifier (DCGAN fig. 7)",
+                       description="Average the latents of the samples the dataset classifier reads most confidently "
+                                   "as A, as B and as C; draw mean_A - mean_B + mean_C and 8 noisy neighbours, and "
+                                   "print how the classifier reads them.")
+    a.add_argument("path", metavar="DIR_OR_CHECKPOINT")
+    a.add_argument("--out", required=True, metavar="FILE.png")
+    a.add_argument("--a", default=None, metavar="CLASS", help="class name or index (fashion-mnist default: ankle boot)")
+    a.add_argument("--b", default=None, metavar="CLASS", help="(fashion-mnist default: sneaker)")
+    a.add_argument("--c", default=None, metavar="CLASS", help="(fashion-mnist default: sandal)")
+    a.add_argument("--n", type=int, default=2000, help="samples the classifier reads (default 2000)")
+    a.add_argument("--k", type=int, default=3, help="samples averaged per class (default 3, as the DCGAN paper)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--device", default="cpu")
+
+    f = sub.add_parser("film", help="the run's preview grids over training as an animated GIF",
+                       description="Make an animated GIF of the fixed-input previews the trainer saved "
+                                   "(RUN/samples/step-*.png, then final.png), each frame captioned with its step.")
+    f.add_argument("path", metavar="RUN_DIR")
+    f.add_argument("--out", required=True, metavar="FILE.gif")
+    f.add_argument("--fps", type=float, default=4, help="frames a second (default 4)")
+    f.add_argument("--every", type=int, default=1, metavar="K", help="every K-th preview (default 1: all)")
+
+    o = sub.add_parser("report", help="one self-contained HTML page of a run (--compare: several side by side)",
+                       description="Write one self-contained HTML page of a run: its preview grids over training, "
+                                   "curves of every logged key, evaluation scores, config. Images are embedded; the "
+                                   "page loads nothing from the network (it can be mailed or opened offline).")
+    o.add_argument("run", metavar="RUN_DIR")
+    o.add_argument("--out", metavar="FILE.html", help="the page to write (default RUN_DIR/report.html)")
+    o.add_argument("--compare", nargs="+", default=[], metavar="RUN2",
+                   help="other runs to show side by side: curves overlaid, one table of final values")
 
     sub.add_parser("presets", help="list the shipped presets")
     sub.add_parser("datasets", help="list data sources and whether they are available here")
@@ -372,6 +421,65 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _visual_out(out: str, suffixes: tuple[str, ...]) -> Path:
+    """--out of a picture command, checked before anything is loaded."""
+    from .api import _check_folder
+
+    path = Path(out)
+    if path.suffix.lower() not in suffixes or out.endswith(("/", "\\")):
+        raise GankitError(f"--out {out!r}: give a {' or '.join(suffixes)} file name")
+    if path.is_dir():
+        raise GankitError(f"--out {out!r} is a folder; give a {' or '.join(suffixes)} file name")
+    _check_folder(path.parent, f"--out {out!r}")
+    return path
+
+
+def _cmd_interpolate(args) -> int:
+    from .visuals import interpolate, save_interpolation
+
+    out = _visual_out(args.out, (".png", ".gif"))
+    res = interpolate(args.path, steps=args.steps, rows=args.rows, seed=args.seed, method=args.method,
+                      device=args.device)
+    path = save_interpolation(res, out, fps=args.fps)
+    frames = f", {2 * res.steps - 2} frames" if out.suffix.lower() == ".gif" else ""
+    print(f"wrote {res.rows} paths of {res.steps} steps ({res.method} in {res.space}{frames}) to {path}")
+    return 0
+
+
+def _cmd_arithmetic(args) -> int:
+    from .visuals import arithmetic, save_arithmetic_figure
+
+    out = _visual_out(args.out, (".png",))
+    res = arithmetic(args.path, a=args.a, b=args.b, c=args.c, n=args.n, k=args.k, seed=args.seed, device=args.device)
+    print(f"{res.classes[0]} - {res.classes[1]} + {res.classes[2]} in {res.space}, the {res.k} of {res.n} samples "
+          f"read most confidently as each class by {res.classifier}:")
+    for i, letter in enumerate("ABC"):
+        probs = ", ".join(f"{p:.2f}" for p in res.confidences[letter].tolist())
+        print(f"  {letter} = {res.classes[i]}: samples read at {probs}; their average reads as {res.readings[i]}")
+    result, *near = res.result_readings
+    print(f"  A - B + C reads as {result}; its {len(near)} neighbours (+{res.noise:g} N(0, I)): "
+          f"{', '.join(map(str, near))}")
+    print("  of the 9: " + ", ".join(f"{count} read as {name}" for name, count in res.tally().items()))
+    print(f"wrote {save_arithmetic_figure(res, out)}")
+    return 0
+
+
+def _cmd_film(args) -> int:
+    from .visuals import film
+
+    out = _visual_out(args.out, (".gif",))
+    res = film(args.path, out, fps=args.fps, every=args.every)
+    print(f"wrote {len(res.captions)} frames ({res.captions[0]} .. {res.captions[-1]}) to {res.path}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report
+
+    print(f"wrote {write_report(args.run, args.out, args.compare)}")
+    return 0
+
+
 def _cmd_presets(args) -> int:
     from .config import load_config, preset_names
 
@@ -444,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         commands = {"train": _cmd_train, "sample": _cmd_sample, "translate": _cmd_translate, "eval": _cmd_eval,
-                    "presets": _cmd_presets, "datasets": _cmd_datasets, "demo": _cmd_demo}
+                    "interpolate": _cmd_interpolate, "arithmetic": _cmd_arithmetic, "film": _cmd_film,
+                    "report": _cmd_report, "presets": _cmd_presets, "datasets": _cmd_datasets, "demo": _cmd_demo}
         seed = getattr(args, "seed", None)
         if seed is not None and not 0 <= seed < 2 ** 63:
             raise GankitError(f"--seed {seed}: must lie in [0, 2**63)")

@@ -247,7 +247,7 @@ def warn_few(few: list[tuple[str, str, int]]) -> None:
         warnings.warn("few samples for trustworthy scores: " + ", ".join(
             f"{name} from {count} (recommended {rec:,}+)" for name, count, rec in few)
             + "; such numbers are biased or noisy, and only comparable at equal counts (see each metric's "
-              "docstring in gankit.metrics.builtin)", SampleCountWarning, stacklevel=3)
+              "docstring: gankit.metrics.builtin, gankit.metrics.sequences)", SampleCountWarning, stacklevel=3)
 
 
 def check_sample_count(metrics, n: int, what: str = "samples") -> None:
