@@ -346,8 +346,10 @@ def _cmd_eval(args) -> int:
     if args.fake or args.real:
         if not (args.fake and args.real) or args.path:
             raise GankitError("score images with both --real SOURCE_OR_FOLDER and --fake FOLDER_OR_NPZ (and no run)")
-        if psis is not None or args.temperature is not None:
-            raise GankitError("--truncation-sweep and --temperature draw a run's samples; --fake images are given")
+        if psis is not None:
+            raise GankitError("--truncation-sweep draws a run's samples at each psi; --fake images have no psi")
+        if args.temperature is not None:
+            raise GankitError("--temperature draws a sequence run's samples; --fake images have no temperature")
         res, out_dir = _eval_images(args, metrics), None
     else:
         if not args.path:

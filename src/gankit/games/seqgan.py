@@ -84,7 +84,7 @@ class SeqGANGame(SequenceGANGame):
         return q
 
     def g_loss(self, n):
-        if self.iterations == self.adversarial_start + 1:  # the first adversarial step: R is the pre-trained G
+        if self.iterations == self.adversarial_start:  # the first adversarial step: R is the pre-trained G
             self.R.load_state_dict(self.G.state_dict())
         tokens = self._sample(n)
         q = self.rewards(tokens)

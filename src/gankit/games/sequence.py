@@ -169,7 +169,7 @@ class SequenceGANGame(SequenceGame):
         self.adversarial_start = self.pretrain_steps + self.pretrain_d_steps
         self.adversarial_steps = max(cfg.train.steps - self.adversarial_start, 0)
         self.adversarial_lr = cfg.game.adversarial_lr
-        self.iterations = 0  # G phases so far (every iteration has one)
+        self.iterations = 0  # iterations completed (counted at the end of each G phase)
 
     @property
     def optimized(self) -> tuple[str, ...]:
@@ -191,19 +191,18 @@ class SequenceGANGame(SequenceGame):
         stage = self.stage
         if phase.name == "D":
             return {} if stage == "mle" else self._d_phase(batch["tokens"])
-        self.iterations += 1
+        stats = {}
         if stage == "mle":
             loss = mle_loss(self.train_module("G"), batch["tokens"], self.vocabulary.pad)
             self.backward(loss, "G")
             stats = {"loss/G_mle": loss.detach()}
-        elif stage == "pretrain_d":
-            return {}
-        else:
+        elif stage == "adversarial":
             loss, stats = self.g_loss(batch["tokens"].shape[0])
             self.backward(loss, "G")
             stats["loss/G"] = loss.detach()
-        if self.grad_clip > 0:
+        if stats and self.grad_clip > 0:
             stats["grad_norm/G"] = torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.grad_clip).detach()
+        self.iterations += 1  # (the G phase ends every iteration: D and G phases of one iteration see one stage)
         return stats
 
     def _d_phase(self, real: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -101,7 +101,8 @@ def bleu(hypotheses: Sequence[Sequence[int]], references: Sequence[Sequence[int]
     """The mean sentence BLEU-``max_n`` (Papineni et al. 2002) of ``hypotheses`` against all of
     ``references``: clipped n-gram precisions for n = 1..max_n, geometric mean with equal weights, brevity
     penalty from the closest reference length; a precision with no match counts 0.1 matches (Chen &
-    Cherry 2014's smoothing 1, as NLTK's ``method1``). ``leave_one_out``: the hypotheses are the references
+    Cherry 2014's smoothing 1, as NLTK's ``method1``, whose ``sentence_bleu`` however returns 0 outright
+    when not even a unigram matches; here that case is smoothed too, so scores stay comparable). ``leave_one_out``: the hypotheses are the references
     and each is scored against all the others (self-BLEU, Zhu et al. 2018: higher = less diverse)."""
     if leave_one_out and len(references) < 2:
         raise GankitError("self-BLEU needs at least 2 sequences")
