@@ -20,6 +20,7 @@ from gankit.metrics import classifier as classifier_module
 from gankit.metrics import extractors
 from gankit.metrics.evaluate import Context, EvalResult, evaluate, save_closest_pairs
 from gankit.metrics.registry import METRICS, SampleCountWarning
+from helpers.cli import one_line_error
 
 DIGITS = DataConfig(name="digits", resolution=16, channels=1)
 FAST = ["train.progress=false", "train.tensorboard=false", "train.sample_every=0"]
@@ -63,15 +64,6 @@ def write_pngs(folder, n: int, size: int, channels: int = 1, seed: int = 0):
     return folder
 
 
-def one_line_error(capsys, argv, *fragments) -> str:
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gankit: error:"), err
-    assert "Traceback" not in out + err
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 # ----------------------------------------------------------------------------------------------------

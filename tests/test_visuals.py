@@ -15,6 +15,7 @@ from gankit.api import Run, load_run, train
 from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.visuals import arithmetic, film, interpolate, lerp, save_interpolation, slerp
+from helpers.cli import one_line_error
 
 TINY = ["model.g.width=8", "model.d.width=8", "train.steps=4", "train.progress=false", "train.tensorboard=false",
         "train.sample_every=2", "train.checkpoint_every=0"]
@@ -47,15 +48,6 @@ def _memory_run(preset: str, *sets: str, shape=(1, 16, 16), source="digits") -> 
     return Run(game, {}, cfg, 0)
 
 
-def one_line_error(capsys, argv, *fragments) -> str:
-    assert main([str(a) for a in argv]) == 2
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gankit: error:"), err
-    assert "Traceback" not in out + err
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 # ----------------------------------------------------------------------------------------------------

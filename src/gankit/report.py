@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .config import flatten
 from .errors import GankitError
 
 #: preview grids shown over training (besides the final one)
@@ -548,7 +549,7 @@ def compare_table(runs: list[RunData]) -> str:
     row("game", [f"<td>{_e(r.game)}</td>" for r in runs])
     row("data", [f"<td>{_e(r.data)}</td>" for r in runs])
     row("last step", [f"<td class=num>{'-' if r.last_step() is None else f'{r.last_step():,}'}</td>" for r in runs])
-    flat = [_flatten(r.config) for r in runs]
+    flat = [flatten(r.config) for r in runs]
     for key in dict.fromkeys(k for f in flat for k in f):  # the settings in which the runs differ
         values = [f.get(key, "-") for f in flat]
         if key not in ("description", "game.name", "data.name") and len({json.dumps(v) for v in values}) > 1:
@@ -581,16 +582,6 @@ def compare_table(runs: list[RunData]) -> str:
     return (f"<table class=compare>{head}{''.join(rows)}</table><p class=note>The settings in which the runs "
             f"differ (<i>italic</i>), then the last logged value of every key; eval/ rows: &#8593; higher / "
             f"&#8595; lower is better, the best of the runs in bold.</p>")
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _short(v) -> str:
