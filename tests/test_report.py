@@ -126,7 +126,7 @@ def test_curves_include_every_logged_key(runs, tmp_path):
     page = _Page(text)
     assert keys <= set(page.legend), keys - set(page.legend)
     assert text.count("<polyline") >= len(keys)
-    for title in ("loss/*", "D_out/*", "D(x), D(G(z))"):
+    for title in ("loss/*", "D_out/*", "D as a probability"):
         assert f"<h3>{title}</h3>" in text
     assert "config.yaml</summary>" in text and "latent_dim: 32" in text  # the config, collapsed
 
@@ -209,7 +209,7 @@ def test_sequence_run_shows_text(tmp_path):
 
 
 def test_groups_and_chart_edge_cases():
-    assert group_of("loss/D") == "loss/*" and group_of("D(G(z))") == "D(x), D(G(z))"
+    assert group_of("loss/D") == "loss/*" and group_of("D(G(z))") == "D as a probability"
     assert group_of("began/k") == "began/*" and group_of("seqgan/reward") == "seqgan/*"
     assert group_of("gumbel/beta") == "gumbel/*" and group_of("D_class_acc/real") == "D_class_acc/*"
     assert group_of("eval/fid_floor[x]") == group_of("eval/fid[x]") == "eval: fid"

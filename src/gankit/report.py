@@ -204,7 +204,7 @@ def _img(path: Path | None, caption: str, cls: str = "", notes: list[str] | None
 
 
 # -- curves ---------------------------------------------------------------------------------------
-_FIRST = ["loss/*", "D_out/*", "D(x), D(G(z))", "penalty/*"]
+_FIRST = ["loss/*", "D_out/*", "D as a probability", "penalty/*"]
 
 
 def group_of(key: str) -> str | None:
@@ -225,7 +225,7 @@ def group_of(key: str) -> str | None:
     if "/" in key:
         return key.split("/", 1)[0] + "/*"
     if key.startswith("D("):
-        return "D(x), D(G(z))"
+        return "D as a probability"
     return "other"
 
 
@@ -651,7 +651,7 @@ def samples_html(run: RunData, notes: list[str], final_only: bool = False) -> st
     if run.final is not None or run.grids:
         caption = _translation_caption(run)
         if caption:
-            parts.append(f"<p class=note>Translation run: {_e(caption)}</p>")
+            parts.append(f"<p class=note>A translation run: {_e(caption[:1].lower() + caption[1:])}</p>")
         parts.append(_img(run.final, "final (samples/final.png)", "final", notes))
         if run.grids and not final_only:
             shown = spread(run.grids, MAX_STRIP)

@@ -27,7 +27,7 @@ from ..errors import ConfigError, GankitError
 from ..losses import build_objective
 from ..nets import build_patch_discriminator, build_translator
 from . import GAMES
-from .base import (GAN_ONLY, NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_nonnegative,
+from .base import (GAN_ONLY, NO_BN_RECOMPUTE, Batch, DataInfo, Game, Phase, check_input_shape, check_nonnegative, spread,
                    check_translator_ema, eval_mode, module_device, require_default)
 
 PREVIEW_PAIRS = 24  # (input, output, target) triplets in each progress grid, 4 to a row
@@ -142,10 +142,11 @@ class Pix2PixGame(Game):
 
     # -- drawing ------------------------------------------------------------------------------
     def preview_inputs(self, data, heldout, n: int, generator: torch.Generator) -> Batch:
-        """The first held-out pairs (the training pairs where the data has none): inputs and targets."""
+        """Held-out pairs evenly spaced over the split (the training pairs where the data has none), so a
+        split sorted by class shows every class: inputs and targets."""
         src = heldout if heldout is not None else data
         k = min(n, PREVIEW_PAIRS, len(src))
-        return {k_: v.cpu() for k_, v in src.batch(torch.arange(k)).items() if k_ in ("A", "B")}
+        return {k_: v.cpu() for k_, v in src.batch(spread(len(src), k)).items() if k_ in ("A", "B")}
 
     @torch.no_grad()
     def generate(self, inputs: Batch, players: Mapping[str, nn.Module] | None = None) -> torch.Tensor:
