@@ -30,7 +30,7 @@ from ..config import Config, ConfigError
 from ..losses.penalties import gradient_penalty
 from . import GAMES
 from .base import DataInfo
-from .sequence import SequenceGANGame, SequenceGANSettings, validate_sequence_game
+from .sequence import SequenceGANGame, SequenceGANSettings
 
 
 @dataclass
@@ -39,6 +39,7 @@ class GumbelSettings(SequenceGANSettings):
     beta_max: float = 100.0        # the last inverse temperature of the Gumbel-softmax (RelGAN: 100 on the oracle, 1000 on text)
     anneal: Literal["exp", "linear"] = "exp"  # β's schedule from 1 to beta_max
     anneal_steps: int = 0          # adversarial iterations over which β rises (0: all of them)
+    shared_keys = ("penalty.gp",)
 
     def validate(self, cfg: Config) -> None:
         super().validate(cfg)
@@ -46,16 +47,12 @@ class GumbelSettings(SequenceGANSettings):
             raise ConfigError(f"game.beta_max: {self.beta_max!r} must be >= 1")
         if self.anneal_steps < 0:
             raise ConfigError(f"game.anneal_steps: {self.anneal_steps!r} must be >= 0")
-        validate_sequence_game(cfg, "gumbel", allow=("penalty.gp",))
 
 
 @dataclass
 class SoftmaxSettings(SequenceGANSettings):
     name: str = "softmax"
-
-    def validate(self, cfg: Config) -> None:
-        super().validate(cfg)
-        validate_sequence_game(cfg, "softmax", allow=("penalty.gp",))
+    shared_keys = ("penalty.gp",)
 
 
 class RelaxedSequenceGame(SequenceGANGame):

@@ -20,14 +20,15 @@ base class's (games/sequence.py).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 
 from ..config import Config, ConfigError
 from . import GAMES
-from .base import DataInfo, Phase, eval_mode
-from .sequence import SequenceGANGame, SequenceGANSettings, validate_sequence_game
+from .base import DataInfo, Phase, eval_mode, module_device
+from .sequence import SequenceGANGame, SequenceGANSettings
 
 
 @dataclass
@@ -45,7 +46,6 @@ class SeqGANSettings(SequenceGANSettings):
         if cfg.loss.name != "gan":
             raise ConfigError(f"loss.name: {cfg.loss.name!r}: SeqGAN's reward is D's probability of 'real', which "
                               f"the cross-entropy objective gives (leave loss.name at 'gan')")
-        validate_sequence_game(cfg, "seqgan")
 
 
 @GAMES.register("seqgan")
@@ -54,17 +54,12 @@ class SeqGANGame(SequenceGANGame):
 
     def __init__(self, cfg: Config, info: DataInfo):
         super().__init__(cfg, info, "seqgan")
-        v = self.vocabulary
-        from ..nets import build_sequence_generator
-
-        self.R = build_sequence_generator(cfg.model.g, v.size, v.length, v.pad, v.end).requires_grad_(False)
-        self.R.load_state_dict(self.G.state_dict())
+        self.R = copy.deepcopy(self.G).requires_grad_(False)  # the rollout network
         self.players["R"] = self.R
         self.rollouts, self.rollout_rate = cfg.game.rollouts, cfg.game.rollout_rate
 
     def _sample(self, n: int) -> torch.Tensor:
-        dev = self.G.out.weight.device
-        return self.G.sample(torch.rand(n, self.length, device=dev), 1.0)
+        return self.G.sample(torch.rand(n, self.length, device=module_device(self.G)), 1.0)
 
     def d_loss(self, real):
         fake = self._sample(real.shape[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 import torch
 import torch.nn as nn
@@ -132,6 +132,9 @@ class SequenceGANSettings(GameSettings):
     pretrain_d_steps: int = 0      # then iterations that train D alone (train.d_steps each) against the pre-trained G
     adversarial_lr: float = 1.0    # G's learning rate in the adversarial stage, as a multiple of optim.g.lr
 
+    #: the shared settings (image GANs' keys) this game does use; the others must stay at their defaults
+    shared_keys: ClassVar[tuple[str, ...]] = ()
+
     def validate(self, cfg: Config) -> None:
         check_nonnegative(self, "grad_clip", "pretrain_steps", "pretrain_d_steps")
         if not self.adversarial_lr > 0:
@@ -140,6 +143,7 @@ class SequenceGANSettings(GameSettings):
             raise ConfigError(f"model.d.name: {cfg.model.d.name!r} is not a sequence discriminator; game "
                               f"{self.name!r} needs one of {', '.join(SEQUENCE_DISCRIMINATORS.names())} "
                               f"(e.g. --set model.d.name=cnn)")
+        validate_sequence_game(cfg, self.name, allow=self.shared_keys)
 
 
 class SequenceGANGame(SequenceGame):
