@@ -75,10 +75,13 @@ class LSTMGenerator(nn.Module):
     def _draw(self, logits: torch.Tensor, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Inverse-CDF draw of one id per row of ``logits`` (B, V) at temperatures ``t`` (B, 1) from
         uniforms ``u`` (B, 1); temperature 0 is the argmax."""
-        greedy = logits.argmax(1)
-        p = F.softmax(logits / t.clamp_min(1e-8), 1)
-        drawn = torch.searchsorted(p.cumsum(1), u.contiguous(), right=True).squeeze(1)
-        return torch.where(t.squeeze(1) > 0, drawn.clamp(self.first, self.vocab_size - 1), greedy)
+        drawn = self._inverse_cdf(F.softmax(logits / t.clamp_min(1e-8), 1), u)
+        return torch.where(t.squeeze(1) > 0, drawn, logits.argmax(1))
+
+    def _inverse_cdf(self, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The first id whose cumulative probability under ``p`` (B, V) exceeds ``u`` (B, 1)."""
+        return torch.searchsorted(p.cumsum(1), u.contiguous(), right=True).squeeze(1).clamp(self.first,
+                                                                                            self.vocab_size - 1)
 
     def _finish(self, nxt: torch.Tensor, i: int, done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The end rules at position ``i``: padding after an end, the end id at the last position."""
@@ -160,7 +163,7 @@ class LSTMGenerator(nn.Module):
             else:
                 y = F.softmax(logits, 1)
                 u = torch.rand(n, 1, device=dev, generator=generator)
-                nxt = torch.searchsorted(y.detach().cumsum(1), u, right=True).squeeze(1).clamp(self.first, V - 1)
+                nxt = self._inverse_cdf(y.detach(), u)
             was_done = done
             nxt, done = self._finish(nxt, i, done)
             if self.end is not None:
