@@ -42,9 +42,10 @@ def test_report_means_ratio_figure_and_kept_reading(benchmark_module, tmp_path):
     lines = text.splitlines()
     table = [ln for ln in lines if ln.startswith("| ") and "| 60 |" in ln and not ln.startswith("| 60 |")]
     # the reference first, then the presets in their default order; mean ± sample sd over the two seeds
-    assert [ln.split(" | ")[0] for ln in table] == ["| seed-loop (reference)", "| `dcgan-mnist`", "| `gan-mnist`",
-                                                     "| `acgan-mnist` (conditional)", "| `dcgan-fashion-mnist`"]
-    gan = table[2]
+    assert [ln.split(" | ")[0] for ln in table] == ["| seed-loop (reference)",
+                                                     "| `acgan-mnist` (conditional; the default job)",
+                                                     "| `dcgan-mnist`", "| `gan-mnist`", "| `dcgan-fashion-mnist`"]
+    gan = table[3]
     assert ("| `gan-mnist` | mlp | 60 | 2 | 1005 ± 7 | 60 ± 0 | 22.00 ± 2.83 | 0.350 ± 0.071 | 0.500 ± 0.000 | "
             "9.5 ± 0.7 | 0.850 ± 0.071 | [0](quality_budget/gan-mnist-60-seed0.png) "
             "[1](quality_budget/gan-mnist-60-seed1.png) |") == gan
@@ -56,6 +57,10 @@ def test_report_means_ratio_figure_and_kept_reading(benchmark_module, tmp_path):
     # the best unconditional MNIST preset over the seed loop: gan-mnist 22 / 110 at 60 s; dcgan-mnist 110 / 320 at 300 s
     assert "| 60 | 110.00 | `gan-mnist` | 22.00 | **0.20×** | met | `gan-mnist` | 22.00 | 0.20× |" in text
     assert "| 300 | 320.00 | `dcgan-mnist` | 110.00 | **0.34×** | MISSED | `gan-mnist` | 125.00 | 0.39× |" in text
+    # the default job against its goal at 300 CPU-s (FID <= 3 and recognisable >= 0.85): seed 0 reads only 0.8
+    assert ("seed 0: FID 1.00, recognisable 0.800 (missed); seed 1: FID 2.00, recognisable 0.900 (met). "
+            "**Met in 1 of 2 seeds.**") in text
+    assert text.index("## Fashion-MNIST") < text.index("## The default job") < text.index("## Against the seed")
     assert (tmp_path / "quality_budget" / "fid_vs_cpu_seconds.png").stat().st_size > 1000
     assert "![FID against CPU-seconds](quality_budget/fid_vs_cpu_seconds.png)" in text
     assert text.rstrip().endswith("kept by hand") and "OLD-TABLE" not in text
@@ -68,6 +73,7 @@ def test_report_with_one_seed_and_no_reference(benchmark_module, tmp_path):
     text = bench.report(args, [_row("gan-mnist", 5, 0, 300.0, family="mlp")], tmp_path, "2026-12-05 10:00").read_text()
     assert "| `gan-mnist` | mlp | 5 | 1 | 1000 | 5 | 300.00 | 0.300 | 0.500 | 10.0 | 0.800 |" in text
     assert "## Against the seed-style loop" not in text and "## Reading the results" not in text
+    assert "## The default job" not in text
 
 
 def test_recognisable_share_on_hand_made_logits(benchmark_module):

@@ -16,7 +16,7 @@ from .train.checkpoint import find_checkpoint, load_checkpoint
 from .train.ema import recompute_batchnorm_stats
 from .train.trainer import Trainer, resolve_device
 
-DEFAULT_PRESET = "dcgan-mnist"
+DEFAULT_PRESET = "acgan-mnist"
 
 
 def default_run_dir(preset: str | None) -> Path:
