@@ -193,3 +193,26 @@ def test_a_second_process_on_a_running_run_directory_refuses(tmp_path, second):
     if second == "resume":
         r = gankit("train", "--resume", run, "--set", "train.steps=2000000", "--set", "train.max_seconds=1", *FAST)
         assert r.returncode == 0, r.stderr
+
+
+def test_the_default_job(tmp_path):
+    """`gankit train` without a preset trains api.DEFAULT_PRESET, and the help and the README say which."""
+    from pathlib import Path
+
+    import yaml
+
+    from gankit.api import DEFAULT_PRESET
+    from gankit.config import load_config
+
+    r = gankit("train", "--help")
+    assert r.returncode == 0 and f"(default: {DEFAULT_PRESET})" in " ".join(r.stdout.split())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"`gankit train` (the `{DEFAULT_PRESET}` preset)" in readme
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--set", "train.steps=3", "--set", "train.sample_every=0", *FAST]) == 0
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    expected = load_config(DEFAULT_PRESET).to_dict()
+    expected["model"]["num_classes"] = 10  # the run records the dataset's class count
+    for section in ("model", "loss", "optim", "data"):
+        assert saved[section] == expected[section], section
+    assert saved["train"]["batch_size"] == expected["train"]["batch_size"]
