@@ -272,7 +272,7 @@ def _mean_sd(values: list, fmt: str) -> str:
 
 
 def _default_job() -> str:
-    from gankit.api import DEFAULT_PRESET
+    from gankit.config import DEFAULT_PRESET
 
     return DEFAULT_PRESET
 

@@ -196,13 +196,12 @@ def test_a_second_process_on_a_running_run_directory_refuses(tmp_path, second):
 
 
 def test_the_default_job(tmp_path):
-    """`gankit train` without a preset trains api.DEFAULT_PRESET, and the help and the README say which."""
+    """`gankit train` without a preset trains config.DEFAULT_PRESET, and the help and the README say which."""
     from pathlib import Path
 
     import yaml
 
-    from gankit.api import DEFAULT_PRESET
-    from gankit.config import load_config
+    from gankit.config import DEFAULT_PRESET, load_config
 
     r = gankit("train", "--help")
     assert r.returncode == 0 and f"(default: {DEFAULT_PRESET})" in " ".join(r.stdout.split())

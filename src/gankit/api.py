@@ -9,15 +9,12 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
-from .config import Config, from_dict, load_config
+from .config import DEFAULT_PRESET, Config, from_dict, load_config
 from .errors import CheckpointError, ConfigError, GankitError
 from .games import GAMES
 from .train.checkpoint import find_checkpoint, load_checkpoint
 from .train.ema import recompute_batchnorm_stats
 from .train.trainer import Trainer, resolve_device
-
-DEFAULT_PRESET = "acgan-mnist"
-
 
 def default_run_dir(preset: str | None) -> Path:
     name = Path(preset).stem if preset else DEFAULT_PRESET

@@ -11,6 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .config import DEFAULT_PRESET
 from .errors import GankitError, Interrupted, TrainingDiverged
 
 
@@ -26,9 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, sample, evaluate and look at GANs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a preset (default: acgan-mnist) or resume a run",
+    t = sub.add_parser("train", help=f"train a preset (default: {DEFAULT_PRESET}) or resume a run",
                        description="Train a GAN. Settings come from a preset (or a YAML file) and --set overrides.")
-    t.add_argument("preset", nargs="?", help="preset name or YAML file (default: acgan-mnist)")
+    t.add_argument("preset", nargs="?", help=f"preset name or YAML file (default: {DEFAULT_PRESET})")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set train.steps=500 (repeatable)")
     t.add_argument("--out", help="run directory (default: runs/<preset>-<time>/); with --resume: a new directory "

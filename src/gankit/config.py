@@ -649,6 +649,10 @@ def parse_override(text: str) -> dict[str, Any]:
 # Presets
 # ----------------------------------------------------------------------------------------------
 
+#: the preset ``gankit train`` trains when none is named (benchmarks/results/quality_budget.md measures it)
+DEFAULT_PRESET = "acgan-mnist"
+
+
 def _preset_dir():
     return resources.files("gankit") / "presets"
 
