@@ -2,7 +2,9 @@
 information in the latent). Three studies, each run in its own single-threaded worker process, ``--jobs``
 side by side; every number is computed here from runs made here.
 
-- **InfoGAN**: ``infogan-mnist`` trained with ``--seeds`` seeds for ``--info-budget`` CPU-seconds each.
+- **InfoGAN**: ``infogan-mnist`` trained with ``--seeds`` seeds for ``--info-budget`` CPU-seconds each,
+  as shipped (``infogan``, the paper's game) and with the invariance term (``infogan-inv``,
+  ``game.lambda_aug=1``).
   Per seed: the accuracy of the categorical code as an unsupervised digit classifier of the MNIST
   subset's real test split (Q's category of each image, categories matched to digits by the Hungarian
   method; the ``cluster`` metric), the mutual-information bound ``info/mi_cat`` at the end of training
@@ -46,14 +48,18 @@ def _rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
 
-def infogan_worker(seed: int, budget: float, n: int, out: Path) -> dict:
+# InfoGAN's studies: the preset as shipped (the paper's game) and with the invariance term added
+INFO_KINDS = {"infogan": (), "infogan-inv": ("game.lambda_aug=1",)}
+
+
+def infogan_worker(seed: int, budget: float, n: int, out: Path, kind: str = "infogan") -> dict:
     from gankit.api import evaluate_run, train
 
-    run = out / f"infogan-seed{seed}"
+    run = out / f"{kind}-seed{seed}"
     shutil.rmtree(run, ignore_errors=True)
     summary = train("infogan-mnist", FAST + [f"seed={seed}", "train.steps=1000000", f"train.max_seconds={budget}",
                                              "train.clock=cpu", "train.threads=1", "train.checkpoint_every=0",
-                                             "train.sample_every=0"], out=run)
+                                             "train.sample_every=0", *INFO_KINDS[kind]], out=run)
     res = evaluate_run(run, ["cluster", "fid", "pr"], n=n, extractor="classifier")
     rows = _rows(run)
     tail = rows[-max(1, len(rows) // 10):]
@@ -153,16 +159,17 @@ def figures(began: list[dict], out: Path) -> list[str]:
     return names
 
 
-def traversal_grids(run: Path, out: Path) -> list[str]:
+def traversal_grids(run: Path, out: Path, kind: str = "infogan") -> list[str]:
     from gankit.api import traversal
     from gankit.utils.images import save_image_grid
 
+    stem = kind.replace("-", "_")
     names = []
     for code in ("cont0", "cont1"):
-        save_image_grid(traversal(run, code, rows=10, steps=10), out / f"infogan_traverse_{code}.png", nrow=10)
-        names.append(f"infogan_traverse_{code}.png")
-    shutil.copy(run / "samples" / "final.png", out / "infogan_categories.png")
-    names.append("infogan_categories.png")
+        save_image_grid(traversal(run, code, rows=10, steps=10), out / f"{stem}_traverse_{code}.png", nrow=10)
+        names.append(f"{stem}_traverse_{code}.png")
+    shutil.copy(run / "samples" / "final.png", out / f"{stem}_categories.png")
+    names.append(f"{stem}_categories.png")
     return names
 
 
@@ -191,27 +198,34 @@ def report(args, rows: dict, results: Path, started: str) -> Path:
              "own CPU time). "
              "Scores use the dataset classifier's features (classifier:mnist) on the MNIST subset (4,500 training "
              "images, 500 test images, 28 px).", ""]
-    info = sorted(rows.get("infogan", []), key=lambda r: r["seed"])
-    if info:
+    for kind, title, what in (
+            ("infogan", "InfoGAN: the categorical code as an unsupervised digit classifier",
+             "`infogan-mnist` as shipped, the paper's game (z 62 uniform on [-1, 1] + 10-way categorical + 2 "
+             "continuous codes, the paper's MNIST nets, Q head on D's 1024 hidden units, batch 128)"),
+            ("infogan-inv", "InfoGAN with the invariance term",
+             "`infogan-mnist` with `game.lambda_aug=1`: Q must also read G's category from a randomly rotated, "
+             "scaled, sheared and shifted copy of each fake (not in the paper)")):
+        info = sorted(rows.get(kind, []), key=lambda r: r["seed"])
+        if not info:
+            continue
         accs = [r["scores"]["cluster_acc"] for r in info]
         hit = sum(a >= 0.95 for a in accs)
-        lines += ["## InfoGAN: the categorical code as an unsupervised digit classifier", "",
-                  made(info) + f" `infogan-mnist` (z 62 + 10-way categorical + 2 continuous codes, the paper's MNIST nets, Q "
-                  f"head on D's 1024 hidden units), {info[0]['budget']:g} CPU-seconds per seed. *cluster acc*: Q's category of each of the "
-                  f"500 real test images, categories matched to digits by the Hungarian method (paper: ~95%, "
-                  f"5% error). *MI bound*: ln 10 - CE of Q on G's categories over the last 10% of training "
+        lines += [f"## {title}", "",
+                  made(info) + f" {what}, {info[0]['budget']:g} CPU-seconds per seed. *cluster acc*: Q's category of "
+                  f"each of the 500 real test images, categories matched to digits by the Hungarian method (paper: "
+                  f"~95%, 5% error). *MI bound*: ln 10 - CE of Q on G's categories over the last 10% of training "
                   f"(at most ln 10 = 2.303 nats). FID/precision/recall from {info[0]['n']} samples.", "",
                   "| seed | G steps | CPU s | cluster acc ↑ | MI bound (nats) | Q acc on fakes | FID ↓ | precision ↑ | recall ↑ |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in info:
-            s = r["scores"]
-            lines.append(f"| {r['seed']} | {r['steps']} | {r['cpu_seconds']:.0f} | {100 * s['cluster_acc']:.1f}% | "
-                         f"{r['mi_cat']:.3f} | {100 * r['cat_acc_fake']:.1f}% | {s['fid']:.2f} | "
-                         f"{s['precision']:.3f} | {s['recall']:.3f} |")
+            sc = r["scores"]
+            lines.append(f"| {r['seed']} | {r['steps']} | {r['cpu_seconds']:.0f} | {100 * sc['cluster_acc']:.1f}% | "
+                         f"{r['mi_cat']:.3f} | {100 * r['cat_acc_fake']:.1f}% | {sc['fid']:.2f} | "
+                         f"{sc['precision']:.3f} | {sc['recall']:.3f} |")
         lines += ["", f"Goal (>= 95% in at least 3 of {len(info)} seeds): **{hit} of {len(info)}** "
                       f"({'met' if hit >= 3 else 'not met'}); median {100 * sorted(accs)[len(accs) // 2]:.1f}%.", ""]
         best = max(info, key=lambda r: r["scores"]["cluster_acc"])
-        grids = traversal_grids(Path(args.out) / f"infogan-seed{best['seed']}", out)
+        grids = traversal_grids(Path(args.out) / f"{kind}-seed{best['seed']}", out, kind)
         lines += [f"Best seed ({best['seed']}): categories (row k: category k, each column one z and "
                   f"continuous codes) ![categories](energy_info/{grids[2]}); continuous code 0 swept from -2 to 2 "
                   f"along each row (row i: category i) ![cont0](energy_info/{grids[0]}) and code 1 "
@@ -273,7 +287,8 @@ def report(args, rows: dict, results: Path, started: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="infogan,began,ebgan", help="comma-separated: infogan, began, ebgan")
+    ap.add_argument("--only", default="infogan,infogan-inv,began,ebgan",
+                    help="comma-separated: infogan (the preset), infogan-inv (+ game.lambda_aug=1), began, ebgan")
     ap.add_argument("--seeds", type=int, default=5, help="InfoGAN seeds")
     ap.add_argument("--info-budget", type=float, default=480.0, help="InfoGAN training CPU-seconds per seed")
     ap.add_argument("--gammas", default="0.3,0.5,0.7")
@@ -298,7 +313,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(1)
-        row = (infogan_worker(int(arg), args.info_budget, args.n, out) if kind == "infogan" else
+        row = (infogan_worker(int(arg), args.info_budget, args.n, out, kind) if kind in INFO_KINDS else
                began_worker(float(arg), args.began_steps, args.began_every, args.began_n, out) if kind == "began" else
                ebgan_worker(args.budget, args.n, out))
         (out / f"{kind}-{arg}.json").write_text(json.dumps(row))
@@ -309,7 +324,7 @@ def main() -> None:
         print(report(args, json.loads(saved.read_text()), Path(args.results), time.strftime("%Y-%m-%d %H:%M")))
         return
     only = set(args.only.split(","))
-    tasks = ([("infogan", str(s)) for s in range(args.seeds)] if "infogan" in only else []) \
+    tasks = [(k, str(s)) for k in INFO_KINDS if k in only for s in range(args.seeds)] \
         + ([("began", g) for g in args.gammas.split(",")] if "began" in only else []) \
         + ([("ebgan", "0")] if "ebgan" in only else [])
     from gankit.config import DataConfig

@@ -189,6 +189,52 @@ def test_infogan_continuous_term_and_latent_layout(tmp_path):
     assert latent[0, k] == 1 and latent[1, k + 9] == 1 and latent[:, k:k + 10].sum() == 2
 
 
+def test_infogan_noise_is_normal_or_the_reference_codes_uniform(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    normal = _trainer("infogan", tmp_path / "n", "game.noise=normal").game.noise(4000, generator=g)
+    uniform = _trainer("infogan", tmp_path / "u", "game.noise=uniform").game.noise(4000, generator=g)
+    assert normal.min() < -2 and normal.max() > 2 and abs(float(normal.std()) - 1) < 0.02
+    assert -1 <= uniform.min() < -0.99 and 0.99 < uniform.max() <= 1
+    assert abs(float(uniform.std()) - 1 / math.sqrt(3)) < 0.01  # U(-1, 1): variance 1/3
+
+
+def test_affine_warp_moves_content_as_documented():
+    from gankit.augment import affine_warp, geometric
+
+    x = -torch.ones(1, 1, 9, 9)
+    x[0, 0, 1, 4] = 1  # a dot three pixels above the centre (4, 4)
+    one, zero, none = torch.ones(1), torch.zeros(1), torch.zeros(1, 2)
+
+    def dot(y):
+        return (y[0, 0] > 0).nonzero().tolist()
+
+    assert_close(affine_warp(x, zero, one, one, zero, none), x)
+    assert dot(affine_warp(x, torch.tensor([math.pi / 2]), one, one, zero, none)) == [[4, 7]]  # clockwise
+    assert dot(affine_warp(x, zero, one, one, zero, torch.tensor([[2 / 9, 0.0]]))) == [[1, 5]]  # 1 px right
+    assert dot(affine_warp(x, zero, one, one, zero, torch.tensor([[0.0, 2 / 9]]))) == [[2, 4]]  # 1 px down
+    tall = affine_warp(x, zero, one, torch.tensor([4 / 3]), zero, none)  # 3 px above -> 4 px above
+    assert dot(tall) == [[0, 4]]
+    y = geometric(torch.rand(6, 1, 28, 28) * 2 - 1)
+    assert y.shape == (6, 1, 28, 28) and -1 <= y.min() and y.max() <= 1
+
+
+def test_infogan_invariance_term_is_cross_entropy_on_warped_fakes(tmp_path):
+    game = _trainer("infogan", tmp_path, "game.lambda_aug=2").game
+    fake = (torch.rand(8, 1, 16, 16) * 2 - 1).requires_grad_(True)
+    codes = {"c": torch.arange(8) % 10}
+    game.D.eval()
+    torch.manual_seed(5)
+    loss = game.invariance_loss(game.D, fake, codes)
+    torch.manual_seed(5)
+    from gankit.augment import geometric
+    logits = game.D(geometric(fake.detach()))[1][:, :10]
+    assert_close(loss, 2 * F.cross_entropy(logits, codes["c"]))
+    loss.backward()  # G's images get a gradient through the warp
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    off = _trainer("infogan", tmp_path / "off").game
+    assert off.lambda_aug == 0 and float(off.invariance_loss(off.D, fake, codes)) == 0.0
+
+
 def test_infogan_q_learns_in_d_phase_and_g_phase_leaves_d_alone(tmp_path):
     trainer = _trainer("infogan", tmp_path)
     game = trainer.game
@@ -256,6 +302,8 @@ def test_infogan_sampling_traversal_and_cluster_metric_from_a_run(tmp_path):
     ("ebgan-mnist", "loss.name=hinge", "loss.name: 'hinge' is not used by game 'ebgan'"),
     ("began-mnist", "model.d.name=dcgan", "model.d.name: 'dcgan' is not an auto-encoder"),
     ("infogan-mnist", "game.categories=1", "game.categories: 1 must be 0 (none) or >= 2"),
+    ("infogan-mnist", "game.noise=gauss", "game.noise: 'gauss' is not one of normal, uniform"),
+    ("infogan-mnist", "game.categories=0,game.lambda_aug=1", "game.lambda_aug: the invariance term"),
     ("infogan-mnist", "model.d.minibatch_std=true", "model.d.minibatch_std"),
     ("infogan-mnist", "model.g.conditioning=concat,model.d.conditioning=ac", "'infogan' has no class-conditional form"),
 ])

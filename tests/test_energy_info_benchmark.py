@@ -22,7 +22,7 @@ def test_dcgan_row_is_read_from_the_objectives_table(benchmark_module):
 
 def test_report_tables_goal_and_figures(benchmark_module, tmp_path, monkeypatch):
     bench = benchmark_module("energy_info")
-    monkeypatch.setattr(bench, "traversal_grids", lambda run, out: ["t0.png", "t1.png", "cats.png"])
+    monkeypatch.setattr(bench, "traversal_grids", lambda run, out, kind: [f"{kind}0.png", "t1.png", "cats.png"])
     (tmp_path / "out" / "ebgan-mnist" / "samples").mkdir(parents=True)
     (tmp_path / "out" / "ebgan-mnist" / "samples" / "final.png").write_bytes(b"png")
     results = tmp_path / "results"
@@ -41,9 +41,14 @@ def test_report_tables_goal_and_figures(benchmark_module, tmp_path, monkeypatch)
               "final": {"fid": 12.5, "precision": 0.6 - g / 2, "recall": 0.2 + g / 2}} for g in (0.3, 0.5, 0.7)]
     ebgan = [{"preset": "ebgan-mnist", "budget": 540.0, "n": 5000, "steps": 5000, "scores": {"fid": 7.5, "precision": 0.4, "recall": 0.8,
                                                                  "classes_hit": 10}}]
-    path = bench.report(args, {"infogan": info, "began": began, "ebgan": ebgan}, results, "2026-12-04 01:00")
+    inv = [{**r, "scores": {**r["scores"], "cluster_acc": r["scores"]["cluster_acc"] - 0.1}} for r in info]
+    path = bench.report(args, {"infogan": info, "infogan-inv": inv, "began": began, "ebgan": ebgan}, results,
+                        "2026-12-04 01:00")
     text = path.read_text()
     assert "**3 of 5** (met)" in text and "| 0 | 2500 | 600 | 97.0% | 2.290 |" in text
+    assert "**0 of 5** (not met)" in text and "| 0 | 2500 | 600 | 87.0% | 2.290 |" in text  # the second study
+    assert text.index("## InfoGAN: the categorical") < text.index("## InfoGAN with the invariance term")
+    assert "energy_info/infogan0.png" in text and "energy_info/infogan-inv0.png" in text
     assert "| 0.5 | 2000 | 300 | 0.0750 | 0.0100 | +1.00 | 12.50 | 0.350 | 0.450 |" in text  # M and FID fall together
     assert "| EBGAN-PT | `ebgan-mnist` | 5000 | 7.50 |" in text and "| 6355 | 9.40 | 0.434 |" in text
     assert str(tmp_path) not in text and text.endswith("kept by hand\n")

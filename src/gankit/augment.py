@@ -8,6 +8,9 @@ a few thousand images (the 5,000-image MNIST subset) without D memorising them.
 Policies (comma-separated): ``color`` (brightness +U(-0.5, 0.5), contrast x U(0.5, 1.5) about the
 image mean, and for RGB saturation x U(0, 2)), ``translation`` (shift by up to 1/8 of the size, zero
 fill), ``cutout`` (zero a random square of half the size). Images are in [-1, 1].
+
+:func:`geometric` (random affine warps: rotation, scale, shear, shift) is InfoGAN's invariance term's
+warp, not a DiffAugment policy.
 """
 from __future__ import annotations
 
@@ -59,6 +62,38 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     hole = ((ys - cy + ch // 2).clamp(min=0) < ch) & ((ys - cy + ch // 2) >= 0) \
         & ((xs - cx + cw // 2) >= 0) & ((xs - cx + cw // 2) < cw)
     return x * (~hole).unsqueeze(1).to(x.dtype)
+
+
+def affine_warp(x: torch.Tensor, angle: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, shear: torch.Tensor,
+                shift: torch.Tensor, fill: float = -1.0) -> torch.Tensor:
+    """Warp each image i by rotation ``angle[i]`` (radians; positive turns clockwise as displayed, rows
+    growing downwards), scales
+    ``sx[i]``, ``sy[i]``, horizontal shear ``shear[i]`` and shift ``shift[i]`` (x, y, in half-sizes:
+    1 moves by half the width), applied in that order to the image content (scale first, shift last);
+    bilinear, ``fill`` outside; differentiable with respect to ``x``."""
+    one, zero = torch.ones_like(angle), torch.zeros_like(angle)
+    cos, sin = angle.cos(), angle.sin()
+    rot = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+    shr = torch.stack([torch.stack([one, shear], 1), torch.stack([zero, one], 1)], 1)
+    fwd = rot @ shr @ torch.diag_embed(torch.stack([sx, sy], 1))
+    inv = torch.linalg.inv(fwd)  # affine_grid maps output coordinates to input ones: the inverse warp
+    theta = torch.cat([inv, -(inv @ shift[:, :, None])], 2)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+
+
+def geometric(x: torch.Tensor, degrees: float = 15.0, scale: tuple[float, float] = (0.85, 1.15),
+              shear: float = 0.25, shift: float = 0.1, fill: float = -1.0) -> torch.Tensor:
+    """A random :func:`affine_warp` per image: rotation U(±``degrees``), independent scales U(``scale``)
+    along x and y, shear U(±``shear``), shift U(±``shift``) half-sizes; ``fill`` (the background)
+    outside. The nuisances of a handwritten digit (slant, width, size, position), not its identity."""
+    n = x.shape[0]
+
+    def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return torch.empty(n, *shape, device=x.device, dtype=torch.float32).uniform_(lo, hi)
+
+    return affine_warp(x, torch.deg2rad(u(-degrees, degrees)), u(*scale), u(*scale), u(-shear, shear),
+                       u(-shift, shift, 2), fill)
 
 
 _OPS = {"color": color, "translation": translation, "cutout": cutout}

@@ -109,8 +109,9 @@ class LatentSpace:
         self.G = G
         self.style = hasattr(game, "mixing_grid") and hasattr(G, "ws") and hasattr(G, "synthesis")
         self.name = "w" if self.style else "z"
-        #: the noise is N(0, I): paths default to slerp; w is not, its paths default to lerp
-        self.gaussian = not self.style
+        #: z ~ N(0, I): paths default to slerp; w and a uniform z (InfoGAN's game.noise=uniform) are
+        #: not Gaussian, their paths default to lerp
+        self.gaussian = not self.style and not getattr(game, "uniform_noise", False)
         shape = self.decode(self.encode(probe), {k: v for k, v in probe.items() if k != "z"}).shape
         if len(shape) != 4:
             raise GankitError(f"{what}: run {name!r} draws points of {shape[1]} coordinates, not images; "

@@ -1,6 +1,7 @@
 """InfoGAN (Chen, Duan, Houthooft, Schulman, Sutskever & Abbeel 2016): codes that mean something.
 
-G's input is noise z (``model.latent_dim``) and a code: a ``game.categories``-way categorical c
+G's input is noise z (``model.latent_dim``; N(0, I), or U(-1, 1) with ``game.noise=uniform`` as in the
+reference code and the presets) and a code: a ``game.categories``-way categorical c
 (uniform) and ``game.continuous`` continuous codes (uniform on [-1, 1]), concatenated as
 [z | one-hot(c) | cont]. A head Q on D's trunk (the last hidden features of any noise-family D,
 ``model.d``) predicts the code of an image: logits over the categories and the means of the continuous
@@ -18,6 +19,11 @@ continuous term is the Gaussian log-likelihood with unit standard deviation (the
 approaches ln K ≈ 2.30 for K = 10 as G's categories become recognisable), ``info/cat_acc`` (Q's
 accuracy on the fakes' c) and ``info/cont_mse``.
 
+Not in the paper, off by default: ``game.lambda_aug`` > 0 adds λ_aug · CE(Q_cat(warp(G(z, c, cont))), c)
+to both players' losses, ``warp`` a random rotation, scaling, shear and shift of each fake
+(:func:`gankit.augment.geometric`): the category must survive a digit's nuisances (slant, width, size,
+position), so it cannot be one of them (the idea of Elastic-InfoGAN, Ojha et al. 2020).
+
 After training, Q read on real images is a classifier: the ``cluster`` metric scores its categories
 as an unsupervised digit classifier (categories matched to classes by the Hungarian method).
 ``gankit sample RUN --code c=3`` fixes a code; ``--traverse cont0`` sweeps one from -2 to 2.
@@ -32,6 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..augment import geometric
 from ..config import Config, ConfigError, GameSettings
 from ..errors import GankitError
 from ..losses import build_objective
@@ -71,15 +78,22 @@ class InfoGANSettings(GameSettings):
     lambda_cat: float = 1.0        # weight of the categorical information term
     lambda_cont: float = 0.1       # weight of the continuous information term (the paper: smaller than the categorical one)
     q_width: int = 128             # hidden units of Q's head
+    lambda_aug: float = 0.0        # weight of the categorical term on warped fakes (0: off, the paper's game)
+    noise: str = "normal"          # z ~ N(0, I) (normal) or U(-1, 1) per coordinate (uniform, the reference code's)
 
     def validate(self, cfg: Config) -> None:
         if self.categories == 1 or self.categories < 0:
             raise ConfigError(f"game.categories: {self.categories} must be 0 (none) or >= 2")
-        check_nonnegative(self, "continuous", "lambda_cat", "lambda_cont")
+        check_nonnegative(self, "continuous", "lambda_cat", "lambda_cont", "lambda_aug")
+        if self.lambda_aug > 0 and self.categories == 0:
+            raise ConfigError("game.lambda_aug: the invariance term is about the categorical code; "
+                              "game.categories is 0")
         if self.categories == 0 and self.continuous == 0:
             raise ConfigError("game.categories, game.continuous: InfoGAN needs at least one code")
         if self.q_width < 1:
             raise ConfigError(f"game.q_width: {self.q_width} must be >= 1")
+        if self.noise not in ("normal", "uniform"):
+            raise ConfigError(f"game.noise: {self.noise!r} is not one of normal, uniform")
         check_unconditional(cfg, "infogan", noise_d=True)
         if cfg.model.d.minibatch_std:
             raise ConfigError("model.d.minibatch_std: Q reads D's last hidden features, which a minibatch-std "
@@ -99,10 +113,17 @@ class InfoGANGame(NoiseGame):
         self.D = InfoDiscriminator(body, self.categories + self.continuous, s.q_width)
         self.players: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         self.objective = build_objective(cfg.loss)
-        self.lambda_cat, self.lambda_cont = s.lambda_cat, s.lambda_cont
+        self.lambda_cat, self.lambda_cont, self.lambda_aug = s.lambda_cat, s.lambda_cont, s.lambda_aug
         self.d_steps, self.gp, self.clip = cfg.train.d_steps, cfg.penalty.gp, cfg.penalty.clip
         self._joint = not has_batchnorm(self.D)
         self._kept: tuple | None = None
+        self.uniform_noise = s.noise == "uniform"
+
+    def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), or U(-1, 1) per coordinate with ``game.noise=uniform``."""
+        if self.uniform_noise:
+            return torch.rand(n, self.latent_dim, device=device, generator=generator) * 2 - 1
+        return super().noise(n, device, generator)
 
     # -- codes --------------------------------------------------------------------------------
     def code_names(self) -> list[str]:
@@ -159,6 +180,15 @@ class InfoGANGame(NoiseGame):
             stats["info/cont_mse"] = mse.detach() / self.continuous
         return loss, stats
 
+    def invariance_loss(self, D: nn.Module, fake: torch.Tensor, codes: Batch) -> torch.Tensor:
+        """λ_aug · CE(Q_cat(warp(G(z, c))), c): Q must still read c from a randomly rotated, scaled,
+        sheared and shifted fake (:func:`gankit.augment.geometric`), so a category cannot be a slant,
+        a width or a position, only what survives them. 0 when ``game.lambda_aug`` is 0."""
+        if not self.lambda_aug:
+            return fake.new_zeros((), dtype=torch.float32)
+        logits, _ = self.read_codes(D(geometric(fake))[1].float())
+        return self.lambda_aug * F.cross_entropy(logits, codes["c"])
+
     # -- the iteration ------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         return [Phase("D", ("D",))] * self.d_steps + [Phase("G", ("G",), data=False)]
@@ -183,6 +213,7 @@ class InfoGANGame(NoiseGame):
                 real_out, fake_out = real_out.float(), fake_out.float()
             adv_loss = self.objective.d_loss(real_out=real_out, fake_out=fake_out)
             info, _ = self.information_loss(q_fake, codes)
+            info = info + self.invariance_loss(D, fake, codes)
             loss = adv_loss + info
             stats = {"loss/D_adv": adv_loss.detach(), "loss/D_info": info.detach()}
             if self.gp > 0:
@@ -204,6 +235,7 @@ class InfoGANGame(NoiseGame):
                 fake_out, q = self.train_module("D", frozen=True)(fake)
                 adv_loss = self.objective.g_loss(fake_out=fake_out.float())
                 info, stats = self.information_loss(q, codes)
+                info = info + self.invariance_loss(self.train_module("D", frozen=True), fake, codes)
                 loss = adv_loss + info
                 self.backward(loss, "G")
             finally:
