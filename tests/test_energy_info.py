@@ -291,6 +291,13 @@ def test_infogan_sampling_traversal_and_cluster_metric_from_a_run(tmp_path):
     assert res.scores["cluster_acc[heldout]"] == pytest.approx(expected) and len(x) == 500
     with pytest.raises(GankitError, match="Jacobian-based truncation"):
         sample(run, 4, jacobian_keep=0.5)
+    # the preset's z is uniform on [-1, 1], not Gaussian: its latent walks default to lerp, not slerp
+    from gankit.visuals import LatentSpace, interpolate
+
+    assert loaded.cfg.game.noise == "uniform" and not LatentSpace(loaded, "test").gaussian
+    walk = interpolate(run, steps=3, rows=2)
+    assert walk.method == "lerp"
+    assert_close(walk.latents[:, 1], walk.latents[:, [0, 2]].mean(1))  # the midpoint of a straight line
 
 
 # -- bad input -------------------------------------------------------------------------------------

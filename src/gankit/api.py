@@ -16,6 +16,7 @@ from .train.checkpoint import find_checkpoint, load_checkpoint
 from .train.ema import recompute_batchnorm_stats
 from .train.trainer import Trainer, resolve_device
 
+
 def default_run_dir(preset: str | None) -> Path:
     name = Path(preset).stem if preset else DEFAULT_PRESET
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -66,11 +66,10 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 
 def affine_warp(x: torch.Tensor, angle: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, shear: torch.Tensor,
                 shift: torch.Tensor, fill: float = -1.0) -> torch.Tensor:
-    """Warp each image i by rotation ``angle[i]`` (radians; positive turns clockwise as displayed, rows
-    growing downwards), scales
-    ``sx[i]``, ``sy[i]``, horizontal shear ``shear[i]`` and shift ``shift[i]`` (x, y, in half-sizes:
-    1 moves by half the width), applied in that order to the image content (scale first, shift last);
-    bilinear, ``fill`` outside; differentiable with respect to ``x``."""
+    """Warp each image i by scales ``sx[i]``, ``sy[i]``, then horizontal shear ``shear[i]``, then
+    rotation ``angle[i]`` (radians; positive turns clockwise as displayed, rows growing downwards),
+    then shift ``shift[i]`` (x, y, in half-sizes: 1 moves by half the width); bilinear, ``fill``
+    outside; differentiable with respect to ``x``."""
     one, zero = torch.ones_like(angle), torch.zeros_like(angle)
     cos, sin = angle.cos(), angle.sin()
     rot = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)

@@ -109,9 +109,9 @@ class LatentSpace:
         self.G = G
         self.style = hasattr(game, "mixing_grid") and hasattr(G, "ws") and hasattr(G, "synthesis")
         self.name = "w" if self.style else "z"
-        #: z ~ N(0, I): paths default to slerp; w and a uniform z (InfoGAN's game.noise=uniform) are
-        #: not Gaussian, their paths default to lerp
-        self.gaussian = not self.style and not getattr(game, "uniform_noise", False)
+        #: z ~ N(0, I): paths default to slerp; w and a non-Gaussian z (InfoGAN's game.noise=uniform)
+        #: default to lerp
+        self.gaussian = not self.style and game.gaussian_noise
         shape = self.decode(self.encode(probe), {k: v for k, v in probe.items() if k != "z"}).shape
         if len(shape) != 4:
             raise GankitError(f"{what}: run {name!r} draws points of {shape[1]} coordinates, not images; "
@@ -175,7 +175,7 @@ def interpolate(path, steps: int = 10, rows: int = 8, seed: int = 0, method: str
                 device: str = "cpu") -> Interpolation:
     """``rows`` latent paths of ``steps`` points between random endpoints (drawn from ``seed``:
     ``game.sample_inputs(2 * rows, seed)``, row i from input i to input rows + i). ``method``: "slerp"
-    or "lerp" (default: slerp in a Gaussian z, lerp in the W of a style-based run). A conditional run
+    or "lerp" (default: slerp in a Gaussian z, lerp in a uniform z and in the W of a style-based run). A conditional run
     keeps row i at class i mod K, an InfoGAN run keeps each row's codes (those of its first endpoint)."""
     if not 2 <= steps <= 64:
         raise GankitError(f"--steps {steps}: an interpolation has 2 to 64 steps")

@@ -89,6 +89,8 @@ class Game(ABC):
     #: (computed from input images: gankit translate) or "sequence" (token ids (N, L) int64 drawn
     #: autoregressively: gankit sample --out FILE.txt; games/sequence.py)
     kind: str = "noise"
+    #: noise games: whether z ~ N(0, I) (latent paths default to slerp) or another prior (lerp)
+    gaussian_noise: bool = True
     #: translation games: the (C, H, W) of the images they translate (gankit translate decodes to it)
     input_shape: tuple[int, ...] | None = None
     #: translation games with a way back (:meth:`reconstruct`): CycleGAN, StarGAN

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Literal, Mapping
 
 import torch
 import torch.nn as nn
@@ -79,7 +79,7 @@ class InfoGANSettings(GameSettings):
     lambda_cont: float = 0.1       # weight of the continuous information term (the paper: smaller than the categorical one)
     q_width: int = 128             # hidden units of Q's head
     lambda_aug: float = 0.0        # weight of the categorical term on warped fakes (0: off, the paper's game)
-    noise: str = "normal"          # z ~ N(0, I) (normal) or U(-1, 1) per coordinate (uniform, the reference code's)
+    noise: Literal["normal", "uniform"] = "normal"  # z ~ N(0, I), or U(-1, 1) per coordinate (the reference code's)
 
     def validate(self, cfg: Config) -> None:
         if self.categories == 1 or self.categories < 0:
@@ -92,8 +92,6 @@ class InfoGANSettings(GameSettings):
             raise ConfigError("game.categories, game.continuous: InfoGAN needs at least one code")
         if self.q_width < 1:
             raise ConfigError(f"game.q_width: {self.q_width} must be >= 1")
-        if self.noise not in ("normal", "uniform"):
-            raise ConfigError(f"game.noise: {self.noise!r} is not one of normal, uniform")
         check_unconditional(cfg, "infogan", noise_d=True)
         if cfg.model.d.minibatch_std:
             raise ConfigError("model.d.minibatch_std: Q reads D's last hidden features, which a minibatch-std "
@@ -117,11 +115,11 @@ class InfoGANGame(NoiseGame):
         self.d_steps, self.gp, self.clip = cfg.train.d_steps, cfg.penalty.gp, cfg.penalty.clip
         self._joint = not has_batchnorm(self.D)
         self._kept: tuple | None = None
-        self.uniform_noise = s.noise == "uniform"
+        self.gaussian_noise = s.noise == "normal"
 
     def noise(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I), or U(-1, 1) per coordinate with ``game.noise=uniform``."""
-        if self.uniform_noise:
+        if not self.gaussian_noise:
             return torch.rand(n, self.latent_dim, device=device, generator=generator) * 2 - 1
         return super().noise(n, device, generator)
 
@@ -232,10 +230,11 @@ class InfoGANGame(NoiseGame):
                 (fake, codes), self._kept = self._kept, None
             self.D.requires_grad_(False)
             try:
-                fake_out, q = self.train_module("D", frozen=True)(fake)
+                D = self.train_module("D", frozen=True)
+                fake_out, q = D(fake)
                 adv_loss = self.objective.g_loss(fake_out=fake_out.float())
                 info, stats = self.information_loss(q, codes)
-                info = info + self.invariance_loss(self.train_module("D", frozen=True), fake, codes)
+                info = info + self.invariance_loss(D, fake, codes)
                 loss = adv_loss + info
                 self.backward(loss, "G")
             finally:
