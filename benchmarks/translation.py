@@ -1,8 +1,8 @@
 """Unpaired and multi-domain translation on the built-in tasks: CycleGAN's ablation on mnist2fonts,
 CycleGAN (and its relatives) on mnist2color, StarGAN on mnist-attributes.
 
-Every row trains a shipped preset with at most a setting or two changed, from the same seed, one row
-after another in this process, then scores it with ``gankit.api.evaluate_run`` on the first ``--n``
+Every row trains a shipped preset with at most a few settings changed, from the same seed (but the rows
+that change it), one row after another in this process, then scores it with ``gankit.api.evaluate_run`` on the first ``--n``
 held-out inputs of each direction, with the classifiers trained on each dataset (cached):
 
 - mnist2fonts (A = MNIST digits, B = font digits): the MNIST classifier's accuracy on font digits
@@ -16,7 +16,9 @@ held-out inputs of each direction, with the classifiers trained on each dataset 
 - mnist-attributes: the domain classifier's error on translations read as their target domains
   (``domain_err``) next to its error on real held-out images (``domain_err_real``; StarGAN's protocol,
   Choi et al. 2018, Table 3), the digit classifier's accuracy on the translations (digit preservation),
-  and L1/SSIM to the known true target.
+  and L1/SSIM to the known true target. Rows: the preset (U-Net G) on three seeds, a narrower U-Net, and
+  the paper's ResNet translator in its place (``--rows stargan-resnet``, not a default row: about 40 CPU
+  minutes).
 
 Each row's training CPU time (user + system, all threads) is recorded next to its wall time. Resumable:
 a row whose folder (``--out``/ROW) holds a finished run with the same settings is not retrained, and a
@@ -75,13 +77,20 @@ ROWS: dict[str, Row] = {
     "color-cyclegan": Row("mnist2color", "CycleGAN", "cyclegan-mnist2color", (), "the preset as is"),
     "color-discogan": Row("mnist2color", "DiscoGAN", "discogan-mnist2color", (), "the preset as is"),
     "color-dualgan": Row("mnist2color", "DualGAN", "dualgan-mnist2color", (), "the preset as is"),
-    "stargan": Row("mnist-attributes", "StarGAN (the preset, G width 32)", "stargan-mnist-attributes", (),
+    "stargan": Row("mnist-attributes", "StarGAN (the preset: U-Net G, 28 px)", "stargan-mnist-attributes", (),
                    "the preset as is"),
-    "stargan-narrow": Row("mnist-attributes", "StarGAN, G width 16", "stargan-mnist-attributes",
-                          ("model.g.width=16",), "a generator half as wide"),
+    "stargan-seed1": Row("mnist-attributes", "StarGAN (the preset), seed 1", "stargan-mnist-attributes", ("seed=1",),
+                         "the preset, another seed"),
+    "stargan-seed2": Row("mnist-attributes", "StarGAN (the preset), seed 2", "stargan-mnist-attributes", ("seed=2",),
+                         "the preset, a third seed"),
+    "stargan-narrow": Row("mnist-attributes", "StarGAN, U-Net width 32", "stargan-mnist-attributes",
+                          ("model.g.width=32",), "a generator half as wide"),
+    "stargan-resnet": Row("mnist-attributes", "StarGAN with the paper's ResNet translator", "stargan-mnist-attributes",
+                          ("model.g.name=resnet-translator", "model.g.width=32", "model.g.blocks=3"),
+                          "the paper's G (width 32, 3 residual blocks at 7x7) in place of the U-Net"),
 }
 DEFAULT_ROWS = ["fonts-gan", "fonts-cycle", "fonts-gan+cycle", "fonts-cyclegan", "color-cyclegan", "stargan",
-                "stargan-narrow"]
+                "stargan-seed1", "stargan-seed2", "stargan-narrow"]
 METRICS = {"mnist2fonts": ["accuracy", "cycle", "fid"], "mnist2color": ["l1", "ssim", "accuracy", "cycle", "fid"],
            "mnist-attributes": ["domains", "accuracy", "l1", "ssim", "cycle", "fid"]}
 

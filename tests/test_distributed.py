@@ -61,7 +61,7 @@ def assert_same_weights(a: dict, b: dict) -> None:
      "optim.default.ramp_down=0"],  # a translation game: paired batches, G's output kept from D's phase to G's
     ["cyclegan-mnist2fonts", "data.resolution=16", "model.g.width=4", "model.g.blocks=1", "model.d.width=4",
      "game.pool_size=20", "optim.default.ramp_down=0"],  # four players, translators called thrice; per-rank pools
-    ["stargan-mnist-attributes", "data.resolution=16", "model.g.width=4", "model.g.blocks=1", "model.d.width=4",
+    ["stargan-mnist-attributes", "data.resolution=16", "model.g.width=4", "model.d.width=4",
      "train.d_steps=2", "optim.default.ramp_down=0"],  # two-headed D, gradient penalty, target draws
     ["began-mnist", "data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",
      "model.latent_dim=8", "game.lambda_k=0.05", "train.log_every=2"],  # auto-encoder D; k_t averaged over the ranks

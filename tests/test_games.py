@@ -25,7 +25,7 @@ CONTRACT = {
     "cyclegan": ("cyclegan-mnist2fonts", ["data.resolution=16", "model.g.width=4", "model.g.blocks=1",
                                           "model.d.width=4", "train.batch_size=4", "game.pool_size=6",
                                           "optim.default.ramp_down=0"]),
-    "stargan": ("stargan-mnist-attributes", ["data.resolution=16", "model.g.width=4", "model.g.blocks=1",
+    "stargan": ("stargan-mnist-attributes", ["data.resolution=16", "model.g.width=4",
                                              "model.d.width=4", "train.batch_size=4", "train.d_steps=2",
                                              "optim.default.ramp_down=0"]),
     "ebgan": ("ebgan-mnist", ["data.resolution=16", "model.g.width=4", "model.d.width=4", "model.d.code=8",

@@ -47,7 +47,7 @@ def domains(tmp_path_factory):
 
 def tiny(root, *extra, steps=3):
     return ["data.name=domains", f"data.path={root}", f"data.resolution={RES}", "data.channels=3",
-            "model.g.width=4", "model.g.blocks=1", "model.d.width=4", "train.batch_size=4", "train.d_steps=2",
+            "model.g.width=4", "model.d.width=4", "train.batch_size=4", "train.d_steps=2",
             "train.progress=false", "train.tensorboard=false", "train.sample_every=0", "train.checkpoint_every=0",
             "train.log_every=1", "optim.default.ramp_down=0", f"train.steps={steps}", *extra]
 
@@ -117,7 +117,7 @@ def test_tile_appends_the_code_as_constant_channels():
 @pytest.fixture(scope="module")
 def colour_game():
     cfg = load_config("stargan-mnist-attributes", ["data.name=domains", f"data.resolution={RES}", "model.g.width=4",
-                                                   "model.g.blocks=1", "model.d.width=4",
+                                                   "model.d.width=4",
                                                    "game.domains=[red|green|blue,thick]"])
     return StarGANGame(cfg, DataInfo({"x": (3, RES, RES)}, None, "domains"))
 
@@ -152,7 +152,7 @@ def test_translate_inputs_want_a_target_domain_not_a_direction(colour_game):
 
 
 def test_domains_are_checked():
-    base = ["data.name=domains", f"data.resolution={RES}", "model.g.width=4", "model.g.blocks=1", "model.d.width=4"]
+    base = ["data.name=domains", f"data.resolution={RES}", "model.g.width=4", "model.d.width=4"]
     cfg = load_config("stargan-mnist-attributes", base)
     with pytest.raises(ConfigError, match=r"stargan needs images with domains"):
         StarGANGame(cfg, DataInfo({"x": (3, RES, RES)}, None, "folder"))

@@ -9,8 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from gankit.nets.translate import (PatchGANDiscriminator, ResNetTranslator, UNetGenerator, auto_layers,
-                                   min_resolution, receptive_field, whole_image_layers)
+from gankit.nets.translate import (PatchGANDiscriminator, ResNetTranslator, StarGANDiscriminator, UNetGenerator,
+                                   auto_layers, min_resolution, receptive_field, stargan_layers, whole_image_layers)
 
 NORM_LAYERS = (nn.BatchNorm2d, nn.InstanceNorm2d)
 
@@ -130,6 +130,28 @@ def test_patchgan_output_shapes():
     assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="norm must be one of"):
         PatchGANDiscriminator(1, norm="layer")
+
+
+# --- StarGAN's two-headed D ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("res,layers,side", [(128, 6, 2), (32, 4, 2), (28, 3, 3), (16, 3, 2), (7, 1, 3), (4, 1, 2)])
+def test_stargan_discriminator_halves_down_to_a_side_of_two_or_three(res, layers, side):
+    """The reference D takes 128 px down to 2x2 in 6 stride-2 layers; any other size halves (flooring)
+    while the side stays >= 2 (28 -> 14 -> 7 -> 3), and the domain head reads the whole last map: every
+    input pixel moves every domain logit."""
+    assert stargan_layers(res) == layers
+    torch.manual_seed(0)
+    d = StarGANDiscriminator(3, 4, res, width=4).double()
+    assert sum(isinstance(m, nn.Conv2d) and m.stride == (2, 2) for m in d.modules()) == layers
+    x = torch.randn(2, 3, res, res, dtype=torch.float64, requires_grad=True)
+    src, cls = d(x)
+    assert src.shape == (2, 1, side, side) and cls.shape == (2, 4)
+    cls[0, 1].backward()
+    assert (x.grad[0].abs().sum(0) != 0).all() and (x.grad[1] == 0).all()
+    with pytest.raises(ValueError, match=r"judges 28x28 images, got 32x32"):
+        StarGANDiscriminator(3, 4, 28, width=4)(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"at least 4x4, got 3"):
+        stargan_layers(3)
 
 
 # --- U-Net -------------------------------------------------------------------------------------------

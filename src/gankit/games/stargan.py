@@ -3,9 +3,9 @@
 Every image carries a domain code c: k attributes in mutually exclusive groups (a one-of-n group such
 as colour {red, green, blue}, or a binary attribute such as thick), or one one-hot group over a
 folder's domains. G(x, c) takes the image with the target code tiled over it as extra input channels
-(a ResNet translator by default); D has two heads (nets/translate.py, ``StarGANDiscriminator``): D_src
-judges real against fake, D_cls recognises the domain. With c' the image's own code and c the target
-(drawn by permuting the batch's own codes, as the reference code does):
+(any translator: the paper's ResNet, or the preset's U-Net); D has two heads (nets/translate.py,
+``StarGANDiscriminator``): D_src judges real against fake, D_cls recognises the domain. With c' the
+image's own code and c the target (drawn by permuting the batch's own codes, as the reference code does):
 
     L_D = −L_adv + λ_cls · L_cls(D_cls(x), c')                                 (eq. 5)
     L_G =  L_adv + λ_cls · L_cls(D_cls(G(x, c)), c) + λ_rec · ||x − G(G(x, c), c')||₁

@@ -28,9 +28,10 @@ channel, all with padding 1, LeakyReLU(0.2) between. Receptive field 9·2^n - 2 
 1x1 convolutions width -> 2·width (norm) -> 1.
 
 ``StarGANDiscriminator`` (Choi et al. 2018): ``layers`` stride-2 4x4 convolutions (width·min(2^i, 8)
-channels, LeakyReLU(0.01), no norm; the paper's 6 at 128 px, ``layers=0``: down to 2x2), then two heads
-on the last features: D_src, a 3x3 convolution to one logit per 2x2 patch (real or fake), and D_cls, a
-convolution over the whole map to one logit per domain attribute.
+channels, LeakyReLU(0.01), no norm; the paper's 6 at 128 px; ``layers=0``: halve while the side stays
+>= 2, so 2x2 at powers of two and 3x3 at 28 px), then two heads on the last features: D_src, a 3x3
+convolution to one logit per cell of that map (real or fake), and D_cls, a convolution over the whole map
+to one logit per domain attribute.
 
 ``norm``: "batch", "instance" (InstanceNorm2d, affine=False, no running statistics) or "none". Biases as
 in the reference code, so the parameter counts match its printouts: with "batch" only the output layer
@@ -286,11 +287,14 @@ class PatchGANDiscriminator(nn.Module):
 
 
 def stargan_layers(resolution: int) -> int:
-    """Stride-2 layers that take a ``resolution`` px image down to 2x2 (6 at 128 px, 4 at 32)."""
-    if resolution < 4 or resolution & (resolution - 1):
-        raise ValueError(f"StarGANDiscriminator with layers=0 (down to 2x2) needs a power-of-two resolution "
-                         f">= 4, got {resolution}")
-    return int(math.log2(resolution)) - 1
+    """Stride-2 layers that take a ``resolution`` px image down to a side of 2 or 3 (6 at 128 px, 4 at 32,
+    3 at 28: 28 -> 14 -> 7 -> 3)."""
+    if resolution < 4:
+        raise ValueError(f"StarGANDiscriminator needs images of at least 4x4, got {resolution}")
+    layers, side = 0, resolution
+    while side // 2 >= 2:
+        layers, side = layers + 1, side // 2
+    return layers
 
 
 class StarGANDiscriminator(nn.Module):
@@ -299,9 +303,11 @@ class StarGANDiscriminator(nn.Module):
         if num_domains < 1:
             raise ValueError(f"StarGANDiscriminator needs at least one domain attribute, got {num_domains}")
         layers = layers or stargan_layers(resolution)
-        side = resolution // 2 ** layers
-        if layers < 1 or resolution % 2 ** layers or side < 1:
-            raise ValueError(f"StarGANDiscriminator with layers={layers} needs a resolution divisible by "
+        side = resolution
+        for _ in range(layers):  # each 4x4 stride-2 convolution (padding 1) floors the side to half
+            side //= 2
+        if layers < 1 or side < 1:
+            raise ValueError(f"StarGANDiscriminator with layers={layers} needs a resolution of at least "
                              f"2**{layers}, got {resolution}")
         self.in_channels, self.num_domains, self.resolution, self.layers = in_channels, num_domains, resolution, layers
         seq: list[nn.Module] = []
