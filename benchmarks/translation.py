@@ -2,8 +2,8 @@
 CycleGAN (and its relatives) on mnist2color, StarGAN on mnist-attributes.
 
 Every row trains a shipped preset with at most a few settings changed, from the same seed (but the rows
-that change it), one row after another in this process, then scores it with ``gankit.api.evaluate_run`` on the first ``--n``
-held-out inputs of each direction, with the classifiers trained on each dataset (cached):
+that change it), one row after another in this process, then scores it with ``gankit.api.evaluate_run``
+on the first ``--n`` held-out inputs of each direction, with the classifiers trained on each dataset (cached):
 
 - mnist2fonts (A = MNIST digits, B = font digits): the MNIST classifier's accuracy on font digits
   translated into the MNIST domain (``BtoA/class_acc[classifier:mnist]``) against its accuracy on the
@@ -231,8 +231,8 @@ def write_report(results_dir: Path, out: Path, records: list[dict], command: str
     grid_dir.mkdir(parents=True, exist_ok=True)
     lines = ["# Unpaired and multi-domain translation: CycleGAN, DiscoGAN, DualGAN, StarGAN", "",
              f"Produced by `{command}` on {time.strftime('%Y-%m-%d')}, {machine()}. Every row is a shipped "
-             "preset, at most one setting changed (benchmarks/translation.py says how each is scored); scores on "
-             f"up to {records[0]['n'] if records else '?'} held-out inputs of each direction (every one of these "
+             "preset with at most a few settings changed (benchmarks/translation.py says how each is scored); "
+             f"scores on up to {records[0]['n'] if records else '?'} held-out inputs of each direction (every one of these "
              "tasks' test splits). CPU minutes: the trainer's clock (all threads), on a machine shared with other "
              "jobs, so only roughly comparable between rows.", ""]
     for task in COLUMNS:
