@@ -10,10 +10,12 @@ image's own code and c the target (drawn by permuting the batch's own codes, as 
     L_D = −L_adv + λ_cls · L_cls(D_cls(x), c')                                 (eq. 5)
     L_G =  L_adv + λ_cls · L_cls(D_cls(G(x, c)), c) + λ_rec · ||x − G(G(x, c), c')||₁
 
-with the Wasserstein objective and gradient penalty by default (λ_gp = ``penalty.gp`` = 10 in the
-presets; any objective of the family works), λ_cls = ``game.lambda_cls`` = 1, λ_rec =
-``game.lambda_rec`` = 10, and ``train.d_steps`` = 5 D phases per G phase, the G phase reusing the
-last D phase's batch, targets and G(x, c) (computed there with autograd on: one G forward saved).
+with, in the preset, the Wasserstein objective and gradient penalty (λ_gp = ``penalty.gp`` = 10; any
+objective of the family works) and ``train.d_steps`` = 5 D phases per G phase; λ_cls =
+``game.lambda_cls`` = 1, λ_rec = ``game.lambda_rec`` = 10. The G phase reuses the last D phase's batch,
+targets and G(x, c) (computed there with autograd on: one G forward saved). The penalty is on each
+image's mean patch logit, the score the Wasserstein loss uses (the reference code penalises the sum over
+patches instead: with a 3x3 map, a gradient 9x as large for the same λ_gp).
 L_cls is, per group, the cross-entropy over the group's logits (one
 of n) or the binary cross-entropy of its logit, summed over the groups and averaged over the batch —
 the paper's BCE over CelebA's attributes and cross-entropy over RaFD's expressions, one rule.

@@ -36,7 +36,7 @@ to one logit per domain attribute.
 ``norm``: "batch", "instance" (InstanceNorm2d, affine=False, no running statistics) or "none". Biases as
 in the reference code, so the parameter counts match its printouts: with "batch" only the output layer
 and the discriminator's first layer have one (the U-Net's first and innermost convolutions, though not
-followed by a norm, have none); otherwise every convolution has one. unet_256 (3 -> 3, batch): 54,414,080
+followed by a norm, have none); otherwise every convolution has one. unet_256 (3 -> 3, batch): 54,413,955
 parameters; resnet_9blocks (3 -> 3, instance): 11,378,179; the basic D (n = 3): 2,768,705 on 6 channels
 (batch), 2,764,737 on 3 (instance). Weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0 (the
 reference's "normal" init).
