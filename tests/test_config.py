@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from gankit.config import (Config, DataConfig, LossConfig, OptimConfig, coerce, from_dict, load_config, parse_override,
-                           preset_names)
+                           preset_dict, preset_names)
 from gankit.errors import ConfigError, GankitError
 
 SHIPPED = ["dcgan-fashion-mnist", "dcgan-mnist", "gan-digits", "gan-mnist"]
@@ -26,8 +26,9 @@ def test_every_preset_loads_and_validates(name):
     assert isinstance(cfg, Config)
     assert cfg.validate() is cfg
     assert cfg.description  # every preset says what it is
-    # A preset differs from the defaults somewhere, and what it sets is what we get.
-    raw = yaml.safe_load(open_preset(name))
+    # A preset differs from the defaults somewhere, and what it sets (itself or what it extends) is what we get.
+    raw = preset_dict(name)
+    assert "extends" not in raw
     assert cfg.data.name == raw["data"]["name"]
     assert cfg.model.g.name == raw["model"]["g"]["name"]
     assert cfg.train.steps == raw["train"]["steps"]
@@ -278,6 +279,41 @@ def test_preset_from_yaml_file(tmp_path):
         load_config(str(lst))
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+def test_a_preset_extends_another(tmp_path):
+    """``extends``: the parent's keys, this file's over them section by section; a section whose name
+    changes is replaced whole; chains of files resolve relative to the extending file."""
+    fashion = load_config("dcgan-fashion-mnist")
+    parent = load_config("dcgan-mnist")
+    assert yaml.safe_load(open_preset("dcgan-fashion-mnist"))["extends"] == "dcgan-mnist"
+    assert fashion.model == parent.model and fashion.optim == parent.optim and fashion.loss == parent.loss
+    assert (fashion.data.name, fashion.train.steps, fashion.train.batch_size, fashion.train.ema_decay) == \
+        ("fashion-mnist", 5000, 64, 0.0)
+    assert fashion.train.sample_every == parent.train.sample_every  # not restated: inherited
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.yaml").write_text("extends: dcgan-mnist\ntrain: {steps: 7}\n"
+                                                "model: {g: {width: 8}, d: {width: 8}}\n")
+    (tmp_path / "mine.yaml").write_text("extends: sub/base.yaml\ntrain: {batch_size: 4}\n"
+                                        "model: {d: {name: mlp}}\n")
+    cfg = load_config(str(tmp_path / "mine.yaml"))
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema_decay) == (7, 4, parent.train.ema_decay)
+    assert (cfg.model.g.name, cfg.model.g.width, cfg.model.latent_dim) == ("dcgan", 8, 100)
+    # model.d changed family: replaced whole, so base.yaml's width 8 does not reach the MLP (its default, 64)
+    assert (cfg.model.d.name, cfg.model.d.width) == ("mlp", 64)
+    assert load_config(str(tmp_path / "sub" / "base.yaml")).model.d.width == 8
+
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"extends itself through .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_config(str(tmp_path / "a.yaml"))
+    (tmp_path / "typo.yaml").write_text("extends: dcgan-mnsit\n")
+    with pytest.raises(ConfigError, match=r"unknown preset 'dcgan-mnsit' \(did you mean 'dcgan-mnist'\?\)"):
+        load_config(str(tmp_path / "typo.yaml"))
+    (tmp_path / "num.yaml").write_text("extends: 3\n")
+    with pytest.raises(ConfigError, match=r"extends: expected the name of a preset or a YAML file, got 3"):
+        load_config(str(tmp_path / "num.yaml"))
 
 
 # ----------------------------------------------------------------------------------------------

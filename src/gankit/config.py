@@ -675,17 +675,47 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def preset_dict(name: str) -> dict[str, Any]:
-    """A preset by name, or a YAML file by path."""
-    if name.endswith((".yaml", ".yml")) or "/" in name:
-        return read_yaml(name)
-    res = _preset_dir() / f"{name}.yaml"
-    if not res.is_file():
-        names = preset_names()
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown preset {name!r}{hint}; available: {', '.join(names)}")
-    return yaml.safe_load(res.read_text()) or {}
+def _is_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or "/" in name
+
+
+def preset_dict(name: str, _chain: tuple[str, ...] = (), _base: Path | None = None) -> dict[str, Any]:
+    """A preset by name, or a YAML file by path, with what it ``extends`` merged in.
+
+    ``extends: NAME`` (a preset, or a YAML file; relative paths from the extending file's folder) takes
+    that preset and applies this one's keys over it, section by section: a nested mapping merges key by
+    key, except that a section whose ``name`` changes (another dataset, network family, game) is
+    replaced whole; anything else is replaced."""
+    if _is_path(name):
+        path = Path(name) if _base is None or Path(name).is_absolute() else _base / name
+        data, key, base = read_yaml(path), str(path.resolve()), path.parent
+    else:
+        res = _preset_dir() / f"{name}.yaml"
+        if not res.is_file():
+            names = preset_names()
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown preset {name!r}{hint}; available: {', '.join(names)}")
+        data, key, base = yaml.safe_load(res.read_text()) or {}, name, None
+    if "extends" not in data:
+        return data
+    parent = data.pop("extends")
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{name}: extends: expected the name of a preset or a YAML file, got {parent!r}")
+    if key in _chain:
+        raise ConfigError(f"{name}: extends itself through {' -> '.join([*_chain, key])}")
+    return _extend(preset_dict(parent, (*_chain, key), base), data)
+
+
+def _extend(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(parent)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and value.get("name", old.get("name")) == old.get("name"):
+            out[key] = _extend(old, value)
+        else:
+            out[key] = value
+    return out
 
 
 def load_config(preset: str | None = None, overrides: list[str] | tuple[str, ...] = (),
