@@ -183,6 +183,7 @@ def _cmd_train(args) -> int:
 
     from .train.distributed import shutdown
 
+    finished = False
     try:
         trainer = prepare_training(args.preset, args.overrides, args.out, args.resume, args.device, args.rewind)
         d, t = trainer.dist, trainer.cfg.train
@@ -196,8 +197,9 @@ def _cmd_train(args) -> int:
             print(f"run directory: {trainer.run_dir}  (device {trainer.device}{procs}, {what}, "
                   f"step {trainer.step} -> {t.steps})", file=sys.stderr)
         r = trainer.fit()
+        finished = True
     finally:
-        shutdown()
+        shutdown(finished)
     if trainer.is_main:
         per_proc = f" ({r['img_per_s'] / r['processes']:.0f} per process)" if r["processes"] > 1 else ""
         print(f"done: {r['steps']} steps, {r['images_seen'] / 1000:.1f}k images seen; this session "

@@ -25,6 +25,7 @@ def keep(trainer, path: Path) -> None:
 def main() -> None:
     out, preset, steps, *overrides = sys.argv[1:]
     out, steps, rank = Path(out), int(steps), int(os.environ["RANK"])
+    finished = False
     try:
         full = prepare_training(preset, [*overrides, f"train.steps={steps}"], out=out / "run-full")
         full.fit()
@@ -33,8 +34,9 @@ def main() -> None:
         resumed = prepare_training(None, [f"train.steps={steps}"], resume=out / "run-half")
         resumed.fit()
         keep(resumed, out / f"resumed-rank-{rank}.pt")
+        finished = True
     finally:
-        shutdown()
+        shutdown(finished)
 
 
 if __name__ == "__main__":

@@ -70,8 +70,14 @@ def init_distributed(device: torch.device) -> DistInfo:
     return info
 
 
-def shutdown() -> None:
+def shutdown(finished: bool = False) -> None:
+    """Leave the process group. ``finished``: every process got here the normal way, so they first meet
+    at a barrier — no process tears its connections down while a peer's last collective is in flight
+    (gloo aborts such a peer: "terminate called without an active exception"). After an error a peer
+    may never arrive, so there is no barrier then."""
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
