@@ -25,7 +25,7 @@ Its relatives are presets of the same game, differing only in losses, nets and w
 - DiscoGAN (Kim, Cha, Kim, Lee & Kim 2017): encoder-decoder translators and whole-image
   discriminators with BatchNorm, the cross-entropy game, a squared-error reconstruction
   (``game.cycle_loss=l2``; the paper sums the losses, λ = 1, which collapsed on mnist2fonts, so the
-  presets take λ = 10), no pool, no identity loss.
+  presets take λ = 10 on mnist2fonts and 100 on mnist2color), no pool, no identity loss.
 - DualGAN (Yi, Zhang, Tan & Gong 2017): U-Net translators, PatchGAN critics, the Wasserstein
   objective with weight clipping (0.01), RMSProp at 5e-5, two critic steps per G step, L1
   reconstruction with λ in the paper's range [100, 1000], no pool, no identity loss.

@@ -291,10 +291,7 @@ def stargan_layers(resolution: int) -> int:
     3 at 28: 28 -> 14 -> 7 -> 3)."""
     if resolution < 4:
         raise ValueError(f"StarGANDiscriminator needs images of at least 4x4, got {resolution}")
-    layers, side = 0, resolution
-    while side // 2 >= 2:
-        layers, side = layers + 1, side // 2
-    return layers
+    return resolution.bit_length() - 2  # the most halvings that leave resolution >> layers >= 2
 
 
 class StarGANDiscriminator(nn.Module):
@@ -303,9 +300,7 @@ class StarGANDiscriminator(nn.Module):
         if num_domains < 1:
             raise ValueError(f"StarGANDiscriminator needs at least one domain attribute, got {num_domains}")
         layers = layers or stargan_layers(resolution)
-        side = resolution
-        for _ in range(layers):  # each 4x4 stride-2 convolution (padding 1) floors the side to half
-            side //= 2
+        side = resolution >> layers  # each 4x4 stride-2 convolution (padding 1) floors the side to half
         if layers < 1 or side < 1:
             raise ValueError(f"StarGANDiscriminator with layers={layers} needs a resolution of at least "
                              f"2**{layers}, got {resolution}")
